@@ -1,0 +1,35 @@
+"""Shared fixtures: the repository root and one build of the HTML book per test session."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+# In CI, property tests draw the same examples on every run, so a landing never hinges on luck.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def book_build(tmp_path_factory):
+    """Build the book once, with warnings as errors, into a temporary folder.
+
+    Returns (html folder, build log). The build uses the committed, executed chapters.
+    """
+    out = tmp_path_factory.mktemp("book")
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    result = subprocess.run(
+        [str(jupyter_book), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, f"book build failed:\n{log[-5000:]}"
+    return out / "_build" / "html", log

@@ -1,0 +1,134 @@
+"""Figures the chapters share: point masses, CDFs with the W1 area, quantiles, transport plans, potentials.
+
+Every ``plot_*`` function draws on a given matplotlib ``Axes`` and returns it, so a chapter
+composes panels freely. Colours are fixed across the book: ``P_COLOR`` for the data side p,
+``Q_COLOR`` for the model side q, ``GAP_COLOR`` for the area between them.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .distances import Coupling, DualPotential, as_distribution, cdf, quantile
+
+__all__ = [
+    "P_COLOR",
+    "Q_COLOR",
+    "GAP_COLOR",
+    "figure",
+    "plot_masses",
+    "plot_cdfs",
+    "plot_quantiles",
+    "plot_transport",
+    "plot_plan",
+    "plot_potential",
+]
+
+P_COLOR = "#1f77b4"
+Q_COLOR = "#d62728"
+GAP_COLOR = "#9467bd"
+
+
+def figure(ncols: int = 1, *, width: float = 4.2, height: float = 3.0):
+    """A figure with ``ncols`` side-by-side axes and a constrained layout."""
+    return plt.subplots(1, ncols, figsize=(width * ncols, height), layout="constrained")
+
+
+def plot_masses(ax, values, weights=None, *, color=P_COLOR, label=None, sign=1.0):
+    r"""Point masses :math:`\sum_i w_i \delta_{x_i}` as stems of height :math:`w_i` (``sign=-1`` hangs them down)."""
+    values, weights = as_distribution(values, weights)
+    ax.vlines(values, 0, sign * weights, color=color, lw=3, label=label)
+    ax.plot(values, sign * weights, "o", color=color)
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.set_xlabel("x")
+    return ax
+
+
+def _steps(u_values, v_values, margin):
+    """The grid on which both step CDFs are drawn: every atom plus a margin on each side."""
+    lo = min(u_values.min(), v_values.min()) - margin
+    hi = max(u_values.max(), v_values.max()) + margin
+    return np.unique(np.concatenate([[lo, hi], u_values, v_values]))
+
+
+def plot_cdfs(ax, u_values, v_values, u_weights=None, v_weights=None, *, margin=1.0):
+    r"""Both CDFs as right-continuous steps, with the area :math:`\int |F_p - F_q|\,dx` shaded."""
+    u_values, u_weights = as_distribution(u_values, u_weights, "u_values", "u_weights")
+    v_values, v_weights = as_distribution(v_values, v_weights, "v_values", "v_weights")
+    grid = _steps(u_values, v_values, margin)
+    fu, fv = cdf(grid, u_values, u_weights), cdf(grid, v_values, v_weights)
+    ax.fill_between(grid, fu, fv, step="post", color=GAP_COLOR, alpha=0.35, lw=0, label=r"$|F_p - F_q|$")
+    ax.step(grid, fu, where="post", color=P_COLOR, lw=2, label="$F_p$")
+    ax.step(grid, fv, where="post", color=Q_COLOR, lw=2, ls="--", label="$F_q$")
+    ax.set_xlim(grid[0], grid[-1])
+    ax.set_ylim(-0.03, 1.05)
+    ax.set_xlabel("x")
+    ax.set_ylabel("cumulative mass")
+    return ax
+
+
+def plot_quantiles(ax, u_values, v_values, u_weights=None, v_weights=None, *, resolution=2001):
+    r"""Both quantile functions on (0, 1] with the area :math:`\int_0^1 |F_p^{-1} - F_q^{-1}|\,dt` shaded."""
+    t = np.linspace(0, 1, resolution)[1:]
+    qu, qv = quantile(t, u_values, u_weights), quantile(t, v_values, v_weights)
+    ax.fill_between(t, qu, qv, color=GAP_COLOR, alpha=0.35, lw=0, label=r"$|F_p^{-1} - F_q^{-1}|$")
+    ax.plot(t, qu, color=P_COLOR, lw=2, label="$F_p^{-1}$")
+    ax.plot(t, qv, color=Q_COLOR, lw=2, ls="--", label="$F_q^{-1}$")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("t (cumulative mass)")
+    ax.set_ylabel("x")
+    return ax
+
+
+def plot_transport(ax, coupling: Coupling, *, u_weights=None, v_weights=None, threshold=1e-9):
+    r"""The earth mover's picture: p's masses above the axis, q's below, an arrow for each :math:`\pi_{ij} > 0`.
+
+    Arrow width is proportional to the mass moved; the label gives mass × distance.
+    """
+    x, y, plan = coupling.u_values, coupling.v_values, coupling.plan
+    plot_masses(ax, x, plan.sum(axis=1), color=P_COLOR, label="p (to move)")
+    plot_masses(ax, y, plan.sum(axis=0), color=Q_COLOR, label="q (target)", sign=-1.0)
+    for i, j in zip(*np.nonzero(plan > threshold)):
+        mass = plan[i, j]
+        ax.annotate(
+            "",
+            xy=(y[j], -0.05),
+            xytext=(x[i], 0.05),
+            arrowprops=dict(arrowstyle="-|>", lw=1 + 6 * mass, color="0.25", shrinkA=0, shrinkB=0),
+        )
+        ax.text(
+            (x[i] + y[j]) / 2, 0.12, f"{mass:.2g}×{abs(x[i] - y[j]):.2g}", ha="center", fontsize=8
+        )
+    ax.set_ylabel("mass (q drawn downwards)")
+    return ax
+
+
+def plot_plan(ax, coupling: Coupling, *, cmap="Purples"):
+    r"""The coupling matrix :math:`\pi_{ij}` as an annotated heat map (rows: atoms of p, columns: atoms of q)."""
+    plan = coupling.plan
+    ax.imshow(plan, cmap=cmap, vmin=0, vmax=max(plan.max(), 1e-12))
+    ax.set_xticks(range(plan.shape[1]), [f"{v:g}" for v in coupling.v_values])
+    ax.set_yticks(range(plan.shape[0]), [f"{v:g}" for v in coupling.u_values])
+    ax.set_xlabel("y (atoms of q)")
+    ax.set_ylabel("x (atoms of p)")
+    for (i, j), mass in np.ndenumerate(plan):
+        ax.text(j, i, f"{mass:.2f}", ha="center", va="center", color="k" if mass < 0.6 * plan.max() else "w")
+    return ax
+
+
+def plot_potential(ax, dual: DualPotential, u_values, v_values, *, margin=0.5):
+    r"""A 1-Lipschitz potential f from :func:`~wgan_teach.distances.w1_dual`, drawn piecewise linear.
+
+    The atoms of p and q are marked on the curve, so the reader sees f high on p and low on q.
+    """
+    z, f = dual.support, dual.f
+    ax.plot(z, f, color="k", lw=2, label="f (1-Lipschitz)")
+    ax.plot([z[0] - margin, z[0]], [f[0], f[0]], color="k", lw=2, ls=":")
+    ax.plot([z[-1], z[-1] + margin], [f[-1], f[-1]], color="k", lw=2, ls=":")
+    for values, color, name in ((u_values, P_COLOR, "atoms of p"), (v_values, Q_COLOR, "atoms of q")):
+        values = np.asarray(values, dtype=float)
+        ax.plot(values, np.interp(values, z, f), "o", ms=9, color=color, label=name)
+    ax.set_xlabel("x")
+    ax.set_ylabel("f(x)")
+    return ax
