@@ -1,0 +1,157 @@
+"""The gradient penalty against analytic critics and finite differences; weight clipping; critic nets."""
+
+import pytest
+import torch
+from torch import nn
+
+from wgan_teach.nets import critic_mlp, generator_mlp
+from wgan_teach.penalties import clip_weights, gradient_penalty, interpolates
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    """Exact comparisons with finite differences need double precision (restored afterwards)."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
+
+class Linear(nn.Module):
+    def __init__(self, w):
+        super().__init__()
+        self.w = nn.Parameter(torch.as_tensor(w, dtype=torch.float64))
+
+    def forward(self, x):
+        return (x.flatten(1) @ self.w)[:, None]
+
+
+class SquaredNorm(nn.Module):
+    def forward(self, x):
+        return (x.flatten(1) ** 2).sum(1, keepdim=True)
+
+
+def batch(shape, seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(shape, generator=g), torch.randn(shape, generator=g)
+
+
+@pytest.mark.parametrize("w", [[3.0, 4.0], [0.6, 0.8], [0.1, -0.2]])
+def test_linear_critic_has_gradient_norm_w_everywhere(w):
+    real, fake = batch((64, 2), 0)
+    penalty, norms = gradient_penalty(Linear(w), real, fake)
+    norm_w = torch.tensor(w).norm()
+    torch.testing.assert_close(norms, norm_w.expand(64))
+    torch.testing.assert_close(penalty, (norm_w - 1) ** 2)
+    one_sided, _ = gradient_penalty(Linear(w), real, fake, one_sided=True)
+    torch.testing.assert_close(one_sided, torch.clamp(norm_w - 1, min=0) ** 2)
+
+
+def test_squared_norm_critic_has_gradient_2_x_hat_for_images():
+    real, fake = batch((16, 3, 4, 4), 1)
+    g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    _, norms = gradient_penalty(SquaredNorm(), real, fake, generator=g1)
+    x_hat = interpolates(real, fake, generator=g2)
+    torch.testing.assert_close(norms, 2 * x_hat.flatten(1).norm(dim=1))
+
+
+def test_interpolates_lie_on_the_segments_with_one_epsilon_per_sample():
+    real, fake = batch((32, 3, 2, 2), 2)
+    x_hat = interpolates(real, fake, generator=torch.Generator().manual_seed(0))
+    epsilon = (x_hat - fake) / (real - fake)
+    per_sample = epsilon.flatten(1)
+    torch.testing.assert_close(per_sample, per_sample[:, :1].expand_as(per_sample))
+    assert per_sample.min() >= 0 and per_sample.max() <= 1
+
+
+def test_one_sided_is_zero_when_all_norms_are_below_one():
+    real, fake = batch((50, 2), 3)
+    penalty, norms = gradient_penalty(Linear([0.3, 0.4]), real, fake, one_sided=True)
+    assert norms.max() < 1 and penalty.item() == 0.0
+
+
+def test_grad_norms_match_finite_differences_for_a_random_mlp():
+    torch.manual_seed(0)
+    critic = critic_mlp(3, width=16, depth=2)
+    real, fake = batch((8, 3), 4)
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    _, norms = gradient_penalty(critic, real, fake, generator=g1)
+    x_hat = interpolates(real, fake, generator=g2)
+    h = 1e-6
+    grads = torch.stack(
+        [(critic(x_hat + h * e) - critic(x_hat - h * e)).squeeze(1) / (2 * h) for e in torch.eye(3)], dim=1
+    )
+    torch.testing.assert_close(norms, grads.norm(dim=1), rtol=1e-6, atol=1e-8)
+
+
+def test_penalty_gradient_wrt_parameters_matches_finite_differences():
+    """The double backward: d(penalty)/d(theta) through the input-gradient."""
+    torch.manual_seed(1)
+    critic = critic_mlp(2, width=8, depth=2, norm="layer")
+    real, fake = batch((6, 2), 5)
+
+    def penalty():
+        return gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(11))[0]
+
+    critic.zero_grad()
+    penalty().backward()
+    weight = critic[0].weight
+    analytic = weight.grad.clone()
+    numeric = torch.zeros_like(weight)
+    h = 1e-6
+
+    def penalty_moved(index, step):
+        with torch.no_grad():
+            weight.view(-1)[index] += step
+        value = penalty().item()  # needs autograd: the penalty is built from an input-gradient
+        with torch.no_grad():
+            weight.view(-1)[index] -= step
+        return value
+
+    for index in range(weight.numel()):
+        numeric.view(-1)[index] = (penalty_moved(index, h) - penalty_moved(index, -h)) / (2 * h)
+    torch.testing.assert_close(analytic, numeric, rtol=1e-5, atol=1e-7)
+
+
+def test_penalty_is_reproducible_with_a_generator():
+    critic = critic_mlp(2, width=8, depth=1)
+    real, fake = batch((10, 2), 6)
+    a = gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(5))[1]
+    b = gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(5))[1]
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "real, fake, error, message",
+    [
+        (torch.zeros(4, 2), torch.zeros(5, 2), ValueError, "same shape"),
+        (torch.zeros(4, 2, dtype=torch.int64), torch.zeros(4, 2), TypeError, "real must be a floating-point"),
+        (torch.zeros(4), torch.zeros(4), ValueError, "batch"),
+        ([[0.0, 1.0]], torch.zeros(1, 2), TypeError, "real must be a torch.Tensor"),
+    ],
+)
+def test_gradient_penalty_validates(real, fake, error, message):
+    with pytest.raises(error, match=message):
+        gradient_penalty(critic_mlp(2), real, fake)
+
+
+def test_clip_weights_clamps_every_parameter():
+    torch.manual_seed(2)
+    critic = critic_mlp(2, width=32, depth=2)
+    clip_weights(critic, 0.01)
+    assert all(p.abs().max() <= 0.01 for p in critic.parameters())
+    with pytest.raises(ValueError, match="c must be a positive"):
+        clip_weights(critic, 0.0)
+
+
+def test_networks_shapes_and_norm_options():
+    x = torch.randn(5, 2)
+    for norm, count in (("none", 0), ("layer", 3), ("batch", 3)):
+        critic = critic_mlp(2, width=16, depth=3, norm=norm)
+        assert critic(x).shape == (5, 1)
+        assert sum(isinstance(m, (nn.LayerNorm, nn.BatchNorm1d)) for m in critic) == count
+    assert generator_mlp(4, 2)(torch.randn(7, 4)).shape == (7, 2)
+    with pytest.raises(ValueError, match="norm must be one of"):
+        critic_mlp(2, norm="group")
+    with pytest.raises(ValueError, match="width must be a positive integer"):
+        critic_mlp(2, width=0)

@@ -1,0 +1,128 @@
+r"""Fitting a critic between two fixed sample sets: a neural estimate of :math:`W_1`.
+
+By the Kantorovich–Rubinstein duality,
+
+.. math::
+
+    W_1(p, q) = \sup_{\lVert f \rVert_L \le 1} \mathbb{E}_{x \sim p} f(x) - \mathbb{E}_{y \sim q} f(y),
+
+so a network :math:`f` kept (approximately) 1-Lipschitz by the gradient penalty and trained to
+maximise the mean gap between the two sets is an estimator of :math:`W_1` — the WGAN critic
+without a generator. :func:`fit_critic` minimises
+
+.. math::
+
+    \mathbb{E}_{y \sim q} f(y) - \mathbb{E}_{x \sim p} f(x) + \lambda\, \mathbb{E}_{\hat x}\big(\lVert \nabla f(\hat x) \rVert - 1\big)^2
+
+with Adam on minibatches and reports :math:`\mathbb{E}_p f - \mathbb{E}_q f` on the full sets.
+
+The defaults are those of an *estimator*, not of WGAN-GP training: the penalty is soft, and on a
+pure translation by :math:`W` the best critic of slope :math:`s` maximises
+:math:`sW - \lambda (s - 1)^2`, so :math:`s = 1 + W / (2\lambda)` and the estimate overshoots by
+the factor :math:`1 + W/(2\lambda)` (15 % for :math:`W = 3`, :math:`\lambda = 10`). A large
+:math:`\lambda = 100` makes that about 1.5 %; the one-sided penalty keeps it from forcing slope 1
+between samples where the optimal critic is flatter (Chapter 5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .nets import critic_mlp
+from .penalties import gradient_penalty
+
+__all__ = ["CriticFit", "as_points", "critic_estimate", "fit_critic"]
+
+
+def as_points(samples, name: str) -> torch.Tensor:
+    """A float32 tensor of shape (n, d) from an array of shape (n,) or (n, d); validated."""
+    try:
+        points = torch.as_tensor(np.asarray(samples, dtype=np.float32))
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be an array of real numbers") from err
+    if points.ndim == 1:
+        points = points[:, None]
+    if points.ndim != 2 or points.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (n,) or (n, d) with n >= 1, got {tuple(points.shape)}")
+    if not torch.isfinite(points).all():
+        raise ValueError(f"{name} must be finite (found NaN or inf)")
+    return points
+
+
+@torch.no_grad()
+def critic_estimate(critic, real, fake) -> float:
+    r"""The dual objective :math:`\mathbb{E}_{x \sim p} f(x) - \mathbb{E}_{y \sim q} f(y)` on two sample sets."""
+    critic.eval()
+    value = critic(as_points(real, "real")).mean() - critic(as_points(fake, "fake")).mean()
+    critic.train()
+    return float(value)
+
+
+@dataclass
+class CriticFit:
+    """A trained critic, its final estimate of W1 and the training history (one entry per log step)."""
+
+    critic: torch.nn.Module
+    estimate: float
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+
+def fit_critic(
+    real,
+    fake,
+    *,
+    lam: float = 100.0,
+    steps: int = 800,
+    lr: float = 2e-3,
+    batch_size: int = 512,
+    width: int = 64,
+    depth: int = 3,
+    one_sided: bool = True,
+    seed: int = 0,
+    log_every: int = 20,
+    progress: bool = False,
+) -> CriticFit:
+    r"""Train an MLP critic with gradient penalty ``lam`` between ``real`` (p) and ``fake`` (q).
+
+    ``real`` and ``fake`` are arrays of shape (n,) or (n, d) (sizes may differ). Each step draws a
+    minibatch of ``batch_size`` from each set; every ``log_every`` steps the history records the
+    full-set estimate :math:`\mathbb{E}_p f - \mathbb{E}_q f`, the penalty and the mean and
+    standard deviation of :math:`\lVert \nabla f(\hat x) \rVert`. Deterministic for a given ``seed`` on CPU.
+    """
+    real_t, fake_t = as_points(real, "real"), as_points(fake, "fake")
+    if real_t.shape[1] != fake_t.shape[1]:
+        raise ValueError(f"real and fake must have the same dimension, got {real_t.shape[1]} and {fake_t.shape[1]}")
+    if not lam >= 0:
+        raise ValueError(f"lam must be >= 0, got {lam!r}")
+    for name, value in (("steps", steps), ("batch_size", batch_size), ("log_every", log_every)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+    torch.manual_seed(seed)
+    critic = critic_mlp(real_t.shape[1], width=width, depth=depth)
+    optimizer = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
+    # Linear decay to zero: the last steps settle the critic instead of jittering around the optimum.
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 1 - i / steps)
+    rng = torch.Generator().manual_seed(seed)
+    history: dict[str, list[float]] = {k: [] for k in ("step", "estimate", "penalty", "grad_norm_mean", "grad_norm_std")}
+
+    for step in tqdm(range(1, steps + 1), disable=not progress, desc="critic"):
+        x = real_t[torch.randint(len(real_t), (batch_size,), generator=rng)]
+        y = fake_t[torch.randint(len(fake_t), (batch_size,), generator=rng)]
+        penalty, grad_norms = gradient_penalty(critic, x, y, one_sided=one_sided, generator=rng)
+        loss = critic(y).mean() - critic(x).mean() + lam * penalty
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if step % log_every == 0 or step == steps:
+            history["step"].append(step)
+            history["estimate"].append(critic_estimate(critic, real_t, fake_t))
+            history["penalty"].append(float(penalty.detach()))
+            history["grad_norm_mean"].append(float(grad_norms.mean()))
+            history["grad_norm_std"].append(float(grad_norms.std()) if len(grad_norms) > 1 else 0.0)
+    return CriticFit(critic=critic, estimate=history["estimate"][-1], history=history)

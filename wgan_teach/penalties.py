@@ -1,0 +1,83 @@
+r"""Keeping the critic 1-Lipschitz: the gradient penalty of WGAN-GP and the weight clipping of WGAN.
+
+**Gradient penalty** (Gulrajani et al. 2017). A differentiable :math:`f` is 1-Lipschitz exactly
+when :math:`\lVert \nabla f \rVert \le 1` everywhere, and the optimal critic has
+:math:`\lVert \nabla f \rVert = 1` on the straight lines between coupled real and generated
+points. So the penalty is evaluated at random points on such lines,
+
+.. math::
+
+    \hat x = \epsilon\, x + (1 - \epsilon)\, \tilde x, \qquad
+    x \sim p_r,\ \tilde x \sim p_g,\ \epsilon \sim U[0, 1] \text{ (one per sample)},
+
+    \text{GP} = \mathbb{E}_{\hat x} \big(\lVert \nabla_{\hat x} f(\hat x) \rVert_2 - 1\big)^2
+    \quad\text{(two-sided)}, \qquad
+    \mathbb{E}_{\hat x} \max\big(0, \lVert \nabla_{\hat x} f(\hat x) \rVert_2 - 1\big)^2
+    \quad\text{(one-sided)},
+
+and the critic minimises :math:`\mathbb{E}_{\tilde x} f(\tilde x) - \mathbb{E}_{x} f(x) + \lambda\,\text{GP}`.
+
+**Weight clipping** (Arjovsky et al. 2017) instead forces every weight into :math:`[-c, c]`
+after each critic step, which bounds the Lipschitz constant by some (unknown) multiple of a power of c.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["interpolates", "gradient_penalty", "clip_weights"]
+
+
+def _check_pair(real: torch.Tensor, fake: torch.Tensor) -> None:
+    for name, t in (("real", real), ("fake", fake)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
+        if t.ndim < 2 or t.shape[0] == 0:
+            raise ValueError(f"{name} must have shape (batch, ...) with batch >= 1, got {tuple(t.shape)}")
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+
+
+def interpolates(real: torch.Tensor, fake: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    r""":math:`\hat x = \epsilon x + (1 - \epsilon) \tilde x` with one :math:`\epsilon \sim U[0, 1]` per sample."""
+    _check_pair(real, fake)
+    shape = (real.shape[0],) + (1,) * (real.ndim - 1)
+    epsilon = torch.rand(shape, generator=generator, dtype=real.dtype, device=real.device)
+    return epsilon * real.detach() + (1 - epsilon) * fake.detach()
+
+
+def gradient_penalty(
+    critic: nn.Module,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    *,
+    one_sided: bool = False,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The WGAN-GP penalty :math:`\mathbb{E}_{\hat x}(\lVert \nabla f(\hat x) \rVert - 1)^2` (module docstring).
+
+    Returns ``(penalty, grad_norms)``: the batch mean (a scalar that keeps its graph, so that
+    ``(loss + lam * penalty).backward()`` reaches the critic's parameters through the double
+    backward) and the per-sample norms :math:`\lVert \nabla f(\hat x_i) \rVert_2`, detached, for
+    monitoring. Works for any input shape (batch, ...). ``generator`` makes :math:`\epsilon` reproducible.
+    """
+    x_hat = interpolates(real, fake, generator=generator).requires_grad_(True)
+    f_hat = critic(x_hat)
+    (grad,) = torch.autograd.grad(f_hat.sum(), x_hat, create_graph=True)
+    grad_norms = grad.flatten(start_dim=1).norm(2, dim=1)  # ‖∇x̂ f(x̂)‖₂, one per sample
+    excess = grad_norms - 1
+    if one_sided:
+        excess = excess.clamp(min=0)
+    return (excess**2).mean(), grad_norms.detach()
+
+
+@torch.no_grad()
+def clip_weights(critic: nn.Module, c: float) -> None:
+    r"""WGAN's constraint: clamp every parameter of the critic into :math:`[-c, c]`, in place."""
+    if not isinstance(c, (int, float)) or not c > 0:
+        raise ValueError(f"c must be a positive number, got {c!r}")
+    for parameter in critic.parameters():
+        parameter.clamp_(-c, c)
