@@ -112,3 +112,29 @@ def test_every_page_loads_cleanly_offline(browser, served_book, book_build):
         view.page.goto(f"{served_book}/book/{path.name}", wait_until="networkidle")
         view.assert_clean()
         view.page.close()
+
+
+@pytest.mark.parametrize("chapter", ["02_js_vs_w1", "03_duality_critic"])
+def test_every_scrubber_responds(browser, served_book, chapter, tmp_path):
+    """Each slider of each scrubber: one step changes the frame, the readout and the shown value."""
+    view = OfflinePage(browser, served_book)
+    page = view.page
+    page.goto(f"{served_book}/book/{chapter}.html", wait_until="networkidle")
+    scrubbers = page.locator(".wgan-scrubber")
+    assert scrubbers.count() >= 1
+    for s in range(scrubbers.count()):
+        scrubber = scrubbers.nth(s)
+        scrubber.scroll_into_view_if_needed()
+        image, readout = scrubber.locator("img.wgan-scrubber-frame"), scrubber.locator(".wgan-scrubber-readout")
+        sliders, shown = scrubber.locator("input[type=range]"), scrubber.locator("output")
+        for k in range(sliders.count()):
+            before = image.get_attribute("src"), readout.inner_text(), shown.nth(k).inner_text()
+            slider = sliders.nth(k)
+            slider.focus()
+            at_end = slider.input_value() == slider.get_attribute("max")
+            page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
+            after = image.get_attribute("src"), readout.inner_text(), shown.nth(k).inner_text()
+            assert all(a != b for a, b in zip(after, before)), f"{chapter} scrubber {s} slider {k} did not respond"
+        page.screenshot(path=str(tmp_path / f"{chapter}-scrubber{s}.png"))
+    view.assert_clean()
+    page.close()

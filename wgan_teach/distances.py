@@ -41,6 +41,7 @@ __all__ = [
     "w1_quantile",
     "w1_coupling",
     "w1_dual",
+    "kr_potential_1d",
     "w1_exact",
     "kl_divergence",
     "js_divergence",
@@ -247,6 +248,22 @@ def w1_dual(u_values, v_values, u_weights=None, v_weights=None) -> DualPotential
     if not result.success:  # pragma: no cover - f = 0 is feasible and the objective is bounded
         raise RuntimeError(f"linprog failed: {result.message}")
     return DualPotential(value=float(-result.fun), support=support, f=result.x)
+
+
+def kr_potential_1d(x, u_values, v_values, u_weights=None, v_weights=None) -> np.ndarray:
+    r"""The optimal 1-D critic in closed form: :math:`f' = \operatorname{sign}(F_q - F_p)`, at the points ``x``.
+
+    Integrating by parts, :math:`\mathbb{E}_p f - \mathbb{E}_q f = -\int f'(t)\,(F_p(t) - F_q(t))\,dt`,
+    so among functions with :math:`|f'| \le 1` the best slope is :math:`-1` where :math:`p` is ahead
+    (:math:`F_p > F_q`), :math:`+1` where :math:`q` is, and the maximum is :math:`\int |F_p - F_q|\,dt = W_1`.
+    Normalised by :math:`f = 0` at the leftmost atom; constant outside the atoms.
+    """
+    u_values, u_weights = as_distribution(u_values, u_weights, "u_values", "u_weights")
+    v_values, v_weights = as_distribution(v_values, v_weights, "v_values", "v_weights")
+    z = np.unique(np.concatenate([u_values, v_values]))
+    slope = np.sign(_cdf_on_grid(v_values, v_weights, z[:-1]) - _cdf_on_grid(u_values, u_weights, z[:-1]))
+    f_at_z = np.concatenate([[0.0], np.cumsum(slope * np.diff(z))])
+    return np.interp(np.asarray(x, dtype=float), z, f_at_z)
 
 
 def _point_cloud(points, name: str) -> np.ndarray:

@@ -197,7 +197,7 @@ _SCRUBBER_TEMPLATE = """<div class="wgan-scrubber" id="{uid}">
 {controls}
 </div>
 <img class="wgan-scrubber-frame" style="max-width:100%" alt="{alt}" src="data:image/png;base64,{src}">
-<div class="wgan-scrubber-readout" style="font-family:monospace">{readout}</div>
+<div class="wgan-scrubber-readout" style="font-family:monospace;white-space:pre-wrap">{readout}</div>
 <script type="application/json" class="wgan-scrubber-data">{payload}</script>
 <script>
 (function () {{

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 
 from .distances import Coupling, DualPotential, as_distribution, cdf, quantile
 
@@ -23,6 +24,9 @@ __all__ = [
     "plot_transport",
     "plot_plan",
     "plot_potential",
+    "critic_field",
+    "plot_critic",
+    "plot_samples",
 ]
 
 P_COLOR = "#1f77b4"
@@ -132,3 +136,42 @@ def plot_potential(ax, dual: DualPotential, u_values, v_values, *, margin=0.5):
     ax.set_xlabel("x")
     ax.set_ylabel("f(x)")
     return ax
+
+
+def critic_field(critic, extent, n: int = 80):
+    r"""A critic's values :math:`f(x)` and gradients :math:`\nabla f(x)` on an ``n`` × ``n`` mesh over
+    ``extent = (x_min, x_max, y_min, y_max)``. Returns ``(X, Y, F, dF_dx, dF_dy)`` as arrays."""
+    x_min, x_max, y_min, y_max = extent
+    X, Y = np.meshgrid(np.linspace(x_min, x_max, n), np.linspace(y_min, y_max, n))
+    points = torch.tensor(np.column_stack([X.ravel(), Y.ravel()]), dtype=torch.float32, requires_grad=True)
+    was_training = critic.training
+    critic.eval()
+    with torch.enable_grad():
+        values = critic(points).squeeze(-1)
+        (grad,) = torch.autograd.grad(values.sum(), points)
+    critic.train(was_training)
+    shape = X.shape
+    return X, Y, values.detach().numpy().reshape(shape), *(g.numpy().reshape(shape) for g in grad.T)
+
+
+def plot_samples(ax, real=None, fake=None, *, size=4, alpha=0.5):
+    """Real samples in the data colour, generated ones in the model colour."""
+    for points, color, label in ((real, P_COLOR, "real"), (fake, Q_COLOR, "generated")):
+        if points is not None:
+            points = np.asarray(points)
+            ax.scatter(points[:, 0], points[:, 1], s=size, color=color, alpha=alpha, lw=0, label=label)
+    ax.set_aspect("equal")
+    return ax
+
+
+def plot_critic(ax, critic, real=None, fake=None, *, extent=(-3, 3, -3, 3), levels=20, arrows=15, cmap="viridis"):
+    r"""A 2-D critic as filled contours of :math:`f`, its gradient field :math:`\nabla f` as arrows
+    (on an ``arrows`` × ``arrows`` grid) and the two sample sets on top. Returns the contour set."""
+    X, Y, F, _, _ = critic_field(critic, extent, n=100)
+    contours = ax.contourf(X, Y, F, levels=levels, cmap=cmap, alpha=0.55)
+    ax.contour(X, Y, F, levels=levels, colors="k", linewidths=0.3, alpha=0.4)
+    Xa, Ya, _, Gx, Gy = critic_field(critic, extent, n=arrows)
+    ax.quiver(Xa, Ya, Gx, Gy, color="k", alpha=0.7, angles="xy", scale_units="xy", scale=arrows / (extent[1] - extent[0]) * 1.5)
+    plot_samples(ax, real, fake)
+    ax.set(xlim=extent[:2], ylim=extent[2:])
+    return contours
