@@ -2,9 +2,11 @@
 
 import numpy as np
 import pytest
+import torch
 
 from wgan_teach.critic import critic_estimate, fit_critic
 from wgan_teach.distances import w1_cdf, w1_exact
+from wgan_teach.penalties import critic_weights
 
 
 def two_gaussians(distance, n=2000, dim=2, seed=0):
@@ -67,3 +69,14 @@ def test_training_is_deterministic_and_logged():
 def test_fit_critic_validates(kwargs, message):
     with pytest.raises(ValueError, match=message):
         fit_critic(**kwargs)
+
+
+def test_clipped_training_pushes_weights_to_the_bounds():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(500, 2, generator=g)
+    fake = real + 1.0
+    fit = fit_critic(real, fake, constraint="clip", c=0.01, steps=150, width=32, depth=3)
+    weights = critic_weights(fit.critic)
+    assert weights.abs().max() <= 0.01 + 1e-9
+    share_at_bounds = (weights.abs() - 0.01).abs().le(1e-4).double().mean().item()
+    assert share_at_bounds >= 0.5, share_at_bounds

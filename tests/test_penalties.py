@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from wgan_teach.nets import critic_mlp, generator_mlp
-from wgan_teach.penalties import clip_weights, gradient_penalty, interpolates
+from wgan_teach.penalties import clip_weights, critic_weights, gradient_penalty, interpolates, layer_gradient_norms
 
 
 @pytest.fixture(autouse=True)
@@ -155,3 +155,25 @@ def test_networks_shapes_and_norm_options():
         critic_mlp(2, norm="group")
     with pytest.raises(ValueError, match="width must be a positive integer"):
         critic_mlp(2, width=0)
+
+
+def test_layer_gradient_norms_of_a_deep_linear_chain_follow_the_weight_scales():
+    """For f = w_L ... W_2 W_1 x (no activations), dL/dh_l scales by the product of later weights."""
+    scales = [2.0, 0.5, 3.0]
+    layers = []
+    for s in scales:
+        layer = nn.Linear(2, 2, bias=False)
+        nn.init.eye_(layer.weight)
+        layer.weight.data *= s
+        layers.append(layer)
+    head = nn.Linear(2, 1, bias=False)
+    head.weight.data = torch.tensor([[1.0, 0.0]])
+    critic = nn.Sequential(*layers, head)
+    real, fake = batch((8, 2), 9)
+    norms = layer_gradient_norms(critic, real, fake)
+    # dL/dh_last = head weight / batch per sample, for fake and real halves: norm = |w| sqrt(2n)/n
+    last = torch.tensor(1.0) * (16**0.5) / 8
+    expected = torch.stack([last * 3.0 * 0.5, last * 3.0, last, last])
+    torch.testing.assert_close(norms, expected)
+    assert all(p.grad is None for p in critic.parameters())  # the probe leaves no gradients behind
+

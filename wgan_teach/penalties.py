@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["interpolates", "gradient_penalty", "clip_weights"]
+__all__ = ["interpolates", "gradient_penalty", "clip_weights", "layer_gradient_norms", "critic_weights"]
 
 
 def _check_pair(real: torch.Tensor, fake: torch.Tensor) -> None:
@@ -81,3 +81,37 @@ def clip_weights(critic: nn.Module, c: float) -> None:
         raise ValueError(f"c must be a positive number, got {c!r}")
     for parameter in critic.parameters():
         parameter.clamp_(-c, c)
+
+
+def layer_gradient_norms(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    r"""How the critic loss's gradient flows backwards: :math:`\lVert \partial L / \partial h_l \rVert`
+    for the output :math:`h_l` of every ``nn.Linear`` layer, first layer first.
+
+    :math:`L = \mathbb{E}_{\tilde x} f(\tilde x) - \mathbb{E}_{x} f(x)` on the given batches (the
+    critic loss without penalty); norms are Frobenius norms over the batch. Exploding or vanishing
+    gradients show as a geometric trend along the layers.
+    """
+    _check_pair(real, fake)
+    outputs: list[torch.Tensor] = []
+
+    def keep(_module, _inputs, output):
+        output.retain_grad()
+        outputs.append(output)
+
+    hooks = [m.register_forward_hook(keep) for m in critic.modules() if isinstance(m, nn.Linear)]
+    try:
+        batch = torch.cat([fake, real])
+        values = critic(batch).squeeze(-1)
+        n = len(fake)
+        loss = values[:n].mean() - values[n:].mean()
+        loss.backward()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    critic.zero_grad(set_to_none=True)
+    return torch.stack([h.grad.norm() for h in outputs])
+
+
+def critic_weights(critic: nn.Module) -> torch.Tensor:
+    """Every weight of every ``nn.Linear`` layer (biases excluded), flattened into one tensor."""
+    return torch.cat([m.weight.detach().flatten() for m in critic.modules() if isinstance(m, nn.Linear)])

@@ -1,16 +1,36 @@
-"""Toy distributions: 1-D families on a grid, for the chapters that compare divergences.
+r"""Toy distributions: 1-D families on a grid, and the 2-D mixtures of the WGAN-GP paper's toy code.
 
 A distribution on a grid is a probability vector ``p`` with ``p[i]`` the mass at ``grid[i]``, so
 the divergences of :mod:`wgan_teach.distances` (which need a common support) and the 1-D W1
 (``w1_cdf(grid, grid, p, q)``) apply to it directly.
+
+The 2-D data sets, as the paper's toy experiments define them (:func:`sample`):
+
+* ``8gaussians``: centres :math:`2(\cos k\pi/4, \sin k\pi/4)`, std 0.02, all divided by 1.414;
+* ``25gaussians``: centres :math:`(2i, 2j)`, :math:`i, j \in \{-2, \dots, 2\}`, std 0.05, divided by 2.828;
+* ``swissroll``: the swiss roll :math:`(t \cos t, t \sin t)`, :math:`t = \tfrac{3\pi}{2}(1 + 2u)`,
+  :math:`u \sim U[0, 1]`, with Gaussian noise of std 0.25, divided by 7.5.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import torch
 from scipy.stats import norm
 
-__all__ = ["point_mass", "gaussian_on_grid", "mixture_on_grid"]
+__all__ = ["point_mass", "gaussian_on_grid", "mixture_on_grid", "DATASETS", "sample", "mode_centres", "mode_std"]
+
+DATASETS = ("8gaussians", "25gaussians", "swissroll")
+_MIXTURES = {  # name -> (unscaled centres, std, divisor)
+    "8gaussians": (
+        [(2 * math.cos(k * math.pi / 4), 2 * math.sin(k * math.pi / 4)) for k in range(8)],
+        0.02,
+        1.414,
+    ),
+    "25gaussians": ([(2.0 * i, 2.0 * j) for i in range(-2, 3) for j in range(-2, 3)], 0.05, 2.828),
+}
 
 
 def _grid(grid) -> np.ndarray:
@@ -53,3 +73,40 @@ def mixture_on_grid(grid, means, std: float, weights=None) -> np.ndarray:
         raise ValueError("weights must be non-negative, one per mean, with a positive sum")
     weights = weights / weights.sum()
     return sum(w * gaussian_on_grid(grid, m, std) for w, m in zip(weights, means))
+
+
+def _check_name(name: str) -> str:
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; valid names: {', '.join(DATASETS)}")
+    return name
+
+
+def mode_centres(name: str) -> torch.Tensor:
+    """The (scaled) centres of a mixture data set, shape (modes, 2); not defined for ``swissroll``."""
+    if _check_name(name) not in _MIXTURES:
+        raise ValueError(f"{name!r} has no modes; mixtures: {', '.join(_MIXTURES)}")
+    centres, _, divisor = _MIXTURES[name]
+    return torch.tensor(centres, dtype=torch.float32) / divisor
+
+
+def mode_std(name: str) -> float:
+    """The (scaled) standard deviation of each mode of a mixture data set."""
+    mode_centres(name)  # validates
+    _, std, divisor = _MIXTURES[name]
+    return std / divisor
+
+
+def sample(name: str, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` samples of a 2-D toy data set (module docstring), a float32 tensor of shape (n, 2)."""
+    _check_name(name)
+    if not isinstance(n, (int, np.integer)) or n <= 0:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if name == "swissroll":
+        u = torch.rand(n, generator=generator)
+        t = 1.5 * math.pi * (1 + 2 * u)
+        roll = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1)
+        return (roll + 0.25 * torch.randn(n, 2, generator=generator)) / 7.5
+    centres, std, divisor = _MIXTURES[name]
+    centres = torch.tensor(centres, dtype=torch.float32)
+    which = torch.randint(len(centres), (n,), generator=generator)
+    return (centres[which] + std * torch.randn(n, 2, generator=generator)) / divisor
