@@ -108,3 +108,18 @@ def test_bad_sliders_are_rejected():
     too_many = int(np.ceil(np.sqrt(MAX_FRAMES + 1)))
     with pytest.raises(ValueError, match="frames"):
         SliderFigure(draw_line, [Slider("a", range(too_many)), Slider("b", range(too_many))])
+
+
+def test_static_values_limit_the_scrubber_but_not_the_live_slider():
+    figure = slider_figure(
+        draw_line,
+        [Slider("slope", (-1.0, 0.0, 1.0), initial=0.0, static_values=(0.0, 1.0)), Slider("colour", ("k", "r"), static_values=("k",))],
+        readout=readout,
+    )
+    data = payload(figure.static_html())
+    assert data["readouts"] == [readout(0.0, "k"), readout(1.0, "k")]
+    assert data["labels"] == [["0.00", "1.00"], ["k"]]
+    assert "disabled" in figure.static_html()  # the one-value slider is shown but fixed
+    assert len(figure.widget().children[0].options) == 3
+    with pytest.raises(ValueError, match="static_values"):
+        Slider("x", (1, 2, 3), initial=3, static_values=(1, 2))

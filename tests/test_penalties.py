@@ -177,3 +177,27 @@ def test_layer_gradient_norms_of_a_deep_linear_chain_follow_the_weight_scales():
     torch.testing.assert_close(norms, expected)
     assert all(p.grad is None for p in critic.parameters())  # the probe leaves no gradients behind
 
+
+
+def test_penalty_at_real_or_fake_uses_those_points():
+    real, fake = batch((16, 2), 8)
+    critic = SquaredNorm()
+    _, at_real = gradient_penalty(critic, real, fake, at="real")
+    _, at_fake = gradient_penalty(critic, real, fake, at="fake")
+    torch.testing.assert_close(at_real, 2 * real.norm(dim=1))
+    torch.testing.assert_close(at_fake, 2 * fake.norm(dim=1))
+    with pytest.raises(ValueError, match="at must be one of"):
+        gradient_penalty(critic, real, fake, at="middle")
+
+
+def test_spectral_norm_critic_is_1_lipschitz():
+    torch.manual_seed(4)
+    critic = critic_mlp(2, width=32, depth=3, spectral_norm=True)
+    for _ in range(20):  # let the power iteration converge
+        critic(torch.randn(8, 2))
+    critic.eval()
+    x = torch.randn(400, 2)
+    y = torch.randn(400, 2)
+    with torch.no_grad():
+        ratios = (critic(x) - critic(y)).abs().squeeze(1) / (x - y).norm(dim=1)
+    assert ratios.max() <= 1.0 + 1e-3

@@ -66,6 +66,7 @@ def critic_estimate(critic, real, fake) -> float:
 class CriticFit:
     """A trained critic, its final estimate of W1 and the training history (one entry per log step)."""
 
+
     critic: torch.nn.Module
     estimate: float
     history: dict[str, list[float]] = field(default_factory=dict)
@@ -81,6 +82,7 @@ def fit_critic(
     constraint: str = "gp",
     lam: float = 100.0,
     one_sided: bool = True,
+    penalty_at: str = "interpolates",
     c: float = 0.01,
     steps: int = 800,
     lr: float | None = None,
@@ -92,12 +94,14 @@ def fit_critic(
     seed: int = 0,
     log_every: int = 20,
     progress: bool = False,
+    callback=None,
 ) -> CriticFit:
     r"""Train an MLP critic between ``real`` (p) and ``fake`` (q) to maximise :math:`\mathbb{E}_p f - \mathbb{E}_q f`.
 
     ``constraint`` keeps it Lipschitz:
 
-    * ``"gp"``: gradient penalty of strength ``lam`` (``one_sided`` or two-sided), Adam
+    * ``"gp"``: gradient penalty of strength ``lam`` (``one_sided`` or two-sided, taken at
+      ``penalty_at``: interpolates, or real or fake samples to show those mistakes), Adam
       (lr 2e-3 by default, :math:`\beta = (0.5, 0.9)`);
     * ``"clip"``: WGAN's weight clipping to :math:`[-c, c]` after every step, RMSProp (lr 1e-3 by default);
     * ``"none"``: no constraint (Adam), to show that the estimate then means nothing.
@@ -106,9 +110,10 @@ def fit_critic(
     passed in; otherwise an MLP of ``depth`` hidden layers of ``width`` units with ``norm`` is built.
     Each step draws a minibatch of ``batch_size`` from each set, and the learning rate decays
     linearly to zero. Every ``log_every`` steps the history records the full-set estimate, the
-    penalty and the mean and standard deviation of :math:`\lVert \nabla f(\hat x) \rVert` at the
-    step's interpolates (computed for monitoring whatever the constraint). Deterministic for a
-    given ``seed`` on CPU.
+    penalty, and the mean, standard deviation and all values (``grad_norms``) of
+    :math:`\lVert \nabla f(\hat x) \rVert` at the step's interpolates (computed for monitoring
+    whatever the constraint). ``callback(step, critic)``, if given, is called after every step.
+    Deterministic for a given ``seed`` on CPU.
     """
     real_t, fake_t = as_points(real, "real"), as_points(fake, "fake")
     if real_t.shape[1] != fake_t.shape[1]:
@@ -134,14 +139,16 @@ def fit_critic(
     # Linear decay to zero: the last steps settle the critic instead of jittering around the optimum.
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 1 - i / steps)
     rng = torch.Generator().manual_seed(seed)
-    history: dict[str, list[float]] = {k: [] for k in ("step", "estimate", "penalty", "grad_norm_mean", "grad_norm_std")}
+    monitor_rng = torch.Generator().manual_seed(seed + 1)  # monitoring must not shift the training stream
+    keys = ("step", "estimate", "penalty", "grad_norm_mean", "grad_norm_std", "grad_norms")
+    history: dict[str, list] = {k: [] for k in keys}
 
     for step in tqdm(range(1, steps + 1), disable=not progress, desc="critic"):
         x = real_t[torch.randint(len(real_t), (batch_size,), generator=rng)]
         y = fake_t[torch.randint(len(fake_t), (batch_size,), generator=rng)]
-        penalty, grad_norms = gradient_penalty(critic, x, y, one_sided=one_sided, generator=rng)
         loss = critic(y).mean() - critic(x).mean()
         if constraint == "gp":
+            penalty, _ = gradient_penalty(critic, x, y, one_sided=one_sided, at=penalty_at, generator=rng)
             loss = loss + lam * penalty
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -149,10 +156,15 @@ def fit_critic(
         schedule.step()
         if constraint == "clip":
             clip_weights(critic, c)
+        if callback is not None:
+            callback(step, critic)
         if step % log_every == 0 or step == steps:
+            # Monitoring at fresh interpolates of this step's batch, with their own epsilon.
+            monitor, grad_norms = gradient_penalty(critic, x, y, one_sided=one_sided, generator=monitor_rng)
             history["step"].append(step)
             history["estimate"].append(critic_estimate(critic, real_t, fake_t))
-            history["penalty"].append(float(penalty.detach()))
+            history["penalty"].append(float(monitor.detach()))
             history["grad_norm_mean"].append(float(grad_norms.mean()))
             history["grad_norm_std"].append(float(grad_norms.std()) if len(grad_norms) > 1 else 0.0)
+            history["grad_norms"].append(grad_norms.numpy())
     return CriticFit(critic=critic, estimate=history["estimate"][-1], history=history)

@@ -37,7 +37,8 @@ class Slider:
 
     ``name`` is the keyword passed to ``draw``; ``values`` may be numbers or strings
     (a categorical choice); ``fmt`` formats a value for display; ``initial`` is the starting
-    value (the first by default).
+    value (the first by default). ``static_values``, a subset of ``values`` that contains
+    ``initial``, limits the precomputed HTML scrubber to fewer frames than the live slider offers.
     """
 
     name: str
@@ -45,6 +46,7 @@ class Slider:
     label: str | None = None
     fmt: str = "{:.2f}"
     initial: Any = None
+    static_values: Sequence[Any] | None = None
     _labels: tuple[str, ...] = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -56,12 +58,28 @@ class Slider:
         if self.initial is not None and self.initial not in values:
             raise ValueError(f"initial value {self.initial!r} of slider {self.name!r} is not in its values")
         object.__setattr__(self, "values", values)
-        labels = tuple(v if isinstance(v, str) else self.fmt.format(v) for v in values)
+        labels = tuple(self.format(v) for v in values)
         object.__setattr__(self, "_labels", labels)
+        if self.static_values is not None:
+            static = tuple(self.static_values)
+            if not static or any(v not in values for v in static) or values[self.initial_index] not in static:
+                raise ValueError(
+                    f"static_values of slider {self.name!r} must be a non-empty subset of its values "
+                    "that contains the initial value"
+                )
+            object.__setattr__(self, "static_values", static)
+
+    def format(self, value) -> str:
+        return value if isinstance(value, str) else self.fmt.format(value)
 
     @property
     def initial_index(self) -> int:
         return 0 if self.initial is None else self.values.index(self.initial)
+
+    @property
+    def static(self) -> tuple[Any, ...]:
+        """The values the HTML scrubber offers."""
+        return self.values if self.static_values is None else self.static_values
 
     @property
     def text(self) -> str:
@@ -102,7 +120,7 @@ class SliderFigure:
             raise ValueError("sliders must have distinct names")
         n_frames = 1
         for s in sliders:
-            n_frames *= len(s.values)
+            n_frames *= len(s.static)
         if n_frames > MAX_FRAMES:
             raise ValueError(f"sliders span {n_frames} frames; at most {MAX_FRAMES} keep the page small")
         self.draw, self.sliders, self.readout = draw, sliders, readout
@@ -154,23 +172,24 @@ class SliderFigure:
 
     def _render_static(self) -> str:
         frames, readouts = [], []
-        for values in itertools.product(*(s.values for s in self.sliders)):
+        for values in itertools.product(*(s.static for s in self.sliders)):
             png, text = self.frame(**{s.name: v for s, v in zip(self.sliders, values)})
             frames.append(base64.b64encode(png).decode("ascii"))
             readouts.append(text)
-        payload = json.dumps(
-            {"frames": frames, "readouts": readouts, "labels": [list(s._labels) for s in self.sliders]}
-        )
+        labels = [[s.format(v) for v in s.static] for s in self.sliders]
+        payload = json.dumps({"frames": frames, "readouts": readouts, "labels": labels})
         uid = "wgan-scrubber-" + hashlib.sha1(payload.encode()).hexdigest()[:12]
+        starts = [s.static.index(s.values[s.initial_index]) for s in self.sliders]
         start = 0
-        for s in self.sliders:
-            start = start * len(s.values) + s.initial_index
+        for s, i in zip(self.sliders, starts):
+            start = start * len(s.static) + i
         controls = "\n".join(
             f'<label style="display:block;margin:2px 0">{html.escape(s.text)} '
-            f'<input type="range" min="0" max="{len(s.values) - 1}" step="1" '
-            f'value="{s.initial_index}" aria-label="{html.escape(s.text)}" style="vertical-align:middle;width:260px"> '
-            f'<output>{html.escape(s._labels[s.initial_index])}</output></label>'
-            for s in self.sliders
+            f'<input type="range" min="0" max="{len(s.static) - 1}" step="1" value="{i}" '
+            f'aria-label="{html.escape(s.text)}" style="vertical-align:middle;width:260px"'
+            f'{" disabled" if len(s.static) == 1 else ""}> '
+            f"<output>{html.escape(s.format(s.static[i]))}</output></label>"
+            for s, i in zip(self.sliders, starts)
         )
         return _SCRUBBER_TEMPLATE.format(
             uid=uid,

@@ -28,24 +28,32 @@ def _norm_layer(norm: str, width: int) -> list[nn.Module]:
     raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
 
 
-def mlp(in_dim: int, out_dim: int, *, width: int = 64, depth: int = 3, norm: str = "none") -> nn.Sequential:
+def mlp(
+    in_dim: int, out_dim: int, *, width: int = 64, depth: int = 3, norm: str = "none", spectral_norm: bool = False
+) -> nn.Sequential:
     """``depth`` hidden layers of ``width`` units, each Linear → [norm] → ReLU, then a Linear output."""
     for name, value in (("in_dim", in_dim), ("out_dim", out_dim), ("width", width), ("depth", depth)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     _norm_layer(norm, 1)  # validate before building
+    def linear(n_in, n_out):
+        layer = nn.Linear(n_in, n_out)
+        return nn.utils.parametrizations.spectral_norm(layer) if spectral_norm else layer
+
     layers: list[nn.Module] = []
     size = in_dim
     for _ in range(depth):
-        layers += [nn.Linear(size, width), *_norm_layer(norm, width), nn.ReLU()]
+        layers += [linear(size, width), *_norm_layer(norm, width), nn.ReLU()]
         size = width
-    layers.append(nn.Linear(size, out_dim))
+    layers.append(linear(size, out_dim))
     return nn.Sequential(*layers)
 
 
-def critic_mlp(dim: int = 2, *, width: int = 64, depth: int = 3, norm: str = "none") -> nn.Sequential:
+def critic_mlp(
+    dim: int = 2, *, width: int = 64, depth: int = 3, norm: str = "none", spectral_norm: bool = False
+) -> nn.Sequential:
     r"""A critic :math:`f: \mathbb{R}^{d} \to \mathbb{R}`; returns shape (batch, 1)."""
-    return mlp(dim, 1, width=width, depth=depth, norm=norm)
+    return mlp(dim, 1, width=width, depth=depth, norm=norm, spectral_norm=spectral_norm)
 
 
 def generator_mlp(latent_dim: int = 2, dim: int = 2, *, width: int = 64, depth: int = 3) -> nn.Sequential:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["interpolates", "gradient_penalty", "clip_weights", "layer_gradient_norms", "critic_weights"]
+__all__ = ["PENALTY_POINTS", "interpolates", "gradient_penalty", "clip_weights", "layer_gradient_norms", "critic_weights"]
 
 
 def _check_pair(real: torch.Tensor, fake: torch.Tensor) -> None:
@@ -49,12 +49,16 @@ def interpolates(real: torch.Tensor, fake: torch.Tensor, *, generator: torch.Gen
     return epsilon * real.detach() + (1 - epsilon) * fake.detach()
 
 
+PENALTY_POINTS = ("interpolates", "real", "fake")
+
+
 def gradient_penalty(
     critic: nn.Module,
     real: torch.Tensor,
     fake: torch.Tensor,
     *,
     one_sided: bool = False,
+    at: str = "interpolates",
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""The WGAN-GP penalty :math:`\mathbb{E}_{\hat x}(\lVert \nabla f(\hat x) \rVert - 1)^2` (module docstring).
@@ -63,8 +67,18 @@ def gradient_penalty(
     ``(loss + lam * penalty).backward()`` reaches the critic's parameters through the double
     backward) and the per-sample norms :math:`\lVert \nabla f(\hat x_i) \rVert_2`, detached, for
     monitoring. Works for any input shape (batch, ...). ``generator`` makes :math:`\epsilon` reproducible.
+
+    ``at`` chooses where the gradient is taken: ``"interpolates"`` (WGAN-GP), or — to demonstrate
+    two common mistakes — ``"real"`` (:math:`\epsilon = 1`) or ``"fake"`` (:math:`\epsilon = 0`).
     """
-    x_hat = interpolates(real, fake, generator=generator).requires_grad_(True)
+    if at not in PENALTY_POINTS:
+        raise ValueError(f"at must be one of {PENALTY_POINTS}, got {at!r}")
+    if at == "interpolates":
+        x_hat = interpolates(real, fake, generator=generator)
+    else:
+        _check_pair(real, fake)
+        x_hat = (real if at == "real" else fake).detach().clone()
+    x_hat.requires_grad_(True)
     f_hat = critic(x_hat)
     (grad,) = torch.autograd.grad(f_hat.sum(), x_hat, create_graph=True)
     grad_norms = grad.flatten(start_dim=1).norm(2, dim=1)  # ‖∇x̂ f(x̂)‖₂, one per sample

@@ -166,11 +166,17 @@ def plot_samples(ax, real=None, fake=None, *, size=4, alpha=0.5):
 
 def plot_critic(ax, critic, real=None, fake=None, *, extent=(-3, 3, -3, 3), levels=20, arrows=15, cmap="viridis"):
     r"""A 2-D critic as filled contours of :math:`f`, its gradient field :math:`\nabla f` as arrows
-    (on an ``arrows`` × ``arrows`` grid) and the two sample sets on top. Returns the contour set."""
+    (on an ``arrows`` × ``arrows`` grid) and the two sample sets on top. Returns the contour set.
+
+    Arrows are drawn to scale (a unit gradient spans two thirds of the arrow spacing) up to norm
+    :math:`\lVert \nabla f \rVert = 2`; steeper gradients are drawn at that length.
+    """
     X, Y, F, _, _ = critic_field(critic, extent, n=100)
     contours = ax.contourf(X, Y, F, levels=levels, cmap=cmap, alpha=0.55)
     ax.contour(X, Y, F, levels=levels, colors="k", linewidths=0.3, alpha=0.4)
     Xa, Ya, _, Gx, Gy = critic_field(critic, extent, n=arrows)
+    shrink = np.minimum(1.0, 2.0 / np.maximum(np.hypot(Gx, Gy), 1e-12))
+    Gx, Gy = Gx * shrink, Gy * shrink
     ax.quiver(Xa, Ya, Gx, Gy, color="k", alpha=0.7, angles="xy", scale_units="xy", scale=arrows / (extent[1] - extent[0]) * 1.5)
     plot_samples(ax, real, fake)
     ax.set(xlim=extent[:2], ylim=extent[2:])

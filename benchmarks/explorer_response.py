@@ -1,0 +1,41 @@
+"""How long the live critic explorer (Chapter 5) takes to respond to a slider change, on this machine.
+
+    python benchmarks/explorer_response.py
+
+A change that needs a new critic trains one (300 steps of a 3x32 MLP) and then draws; a change of
+the steps slider, or back to a setting seen before, only draws. Prints the median and the worst
+time of each kind. Single-threaded torch, as the chapter runs it.
+"""
+
+import itertools
+import time
+
+import numpy as np
+import torch
+
+from wgan_teach.explorer import CONSTRAINT_CHOICES, CriticExplorer
+
+
+def main():
+    torch.set_num_threads(1)
+    explorer = CriticExplorer("8gaussians")
+    figure = explorer.figure()
+    settings = list(itertools.product(CONSTRAINT_CHOICES, (1.0, 10.0), (0.01, 0.1), (0.0, 1.0)))
+    fresh, cached = [], []
+    for constraint, lam, c, offset in settings:
+        params = dict(constraint=constraint, lam=lam, c=c, steps=300, offset=offset)
+        was_new = explorer._trained.cache_info().currsize
+        start = time.perf_counter()
+        figure.frame(**params)
+        elapsed = time.perf_counter() - start
+        (fresh if explorer._trained.cache_info().currsize > was_new else cached).append(elapsed)
+        start = time.perf_counter()
+        figure.frame(**{**params, "steps": 100})
+        cached.append(time.perf_counter() - start)
+    for name, times in (("new critic (train + draw)", fresh), ("cached critic (draw only)", cached)):
+        times = np.array(times)
+        print(f"{name:27s} n = {len(times):2d}  median {np.median(times):.3f} s  worst {times.max():.3f} s")
+
+
+if __name__ == "__main__":
+    main()
