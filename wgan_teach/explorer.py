@@ -30,7 +30,12 @@ CONSTRAINT_CHOICES = ("none", "clip", "GP", "GP one-sided")
 
 
 class CriticExplorer:
-    """Trains and draws critics on demand; :meth:`figure` returns the slider figure."""
+    """Trains and draws critics on demand; :meth:`figure` returns the slider figure.
+
+    A critic is a ``depth`` x ``width`` ReLU MLP trained for ``max(steps)`` steps on minibatches of
+    128, small enough that a live change which needs a new critic responds in about half a second
+    on a 2-core CPU (``benchmarks/explorer_response.py``).
+    """
 
     def __init__(
         self,
@@ -39,7 +44,7 @@ class CriticExplorer:
         n: int = 512,
         lams=(0.1, 1.0, 10.0, 100.0),
         cs=(0.001, 0.01, 0.1),
-        steps=(25, 100, 300),
+        steps=(25, 100, 250),
         offsets=(0.0, 0.5, 1.0, 1.5, 2.0),
         width: int = 32,
         depth: int = 3,
@@ -76,7 +81,7 @@ class CriticExplorer:
             one_sided=constraint == "GP one-sided",
             c=strength if kind == "clip" else 0.01,
             steps=max(self.steps),
-            batch_size=256,
+            batch_size=128,
             width=self.width,
             depth=self.depth,
             seed=self.seed,
