@@ -23,6 +23,8 @@ after each critic step, which bounds the Lipschitz constant by some (unknown) mu
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -97,14 +99,20 @@ def clip_weights(critic: nn.Module, c: float) -> None:
         parameter.clamp_(-c, c)
 
 
-def layer_gradient_norms(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def layer_gradient_norms(
+    critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, *, dtype: torch.dtype | None = None
+) -> torch.Tensor:
     r"""How the critic loss's gradient flows backwards: :math:`\lVert \partial L / \partial h_l \rVert`
     for the output :math:`h_l` of every ``nn.Linear`` layer, first layer first.
 
     :math:`L = \mathbb{E}_{\tilde x} f(\tilde x) - \mathbb{E}_{x} f(x)` on the given batches (the
     critic loss without penalty); norms are Frobenius norms over the batch. Exploding or vanishing
-    gradients show as a geometric trend along the layers.
+    gradients show as a geometric trend along the layers. With ``dtype=torch.float64`` the probe
+    runs on a float64 copy of the critic: vanishing gradients of order 1e-23 have squares below
+    float32's smallest number, and their norm would come out as exactly 0.
     """
+    if dtype is not None:
+        critic, real, fake = copy.deepcopy(critic).to(dtype), real.to(dtype), fake.to(dtype)
     _check_pair(real, fake)
     outputs: list[torch.Tensor] = []
 

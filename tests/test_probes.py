@@ -1,0 +1,56 @@
+"""Probes of a critic: steepest slope, linear pieces, weights at the clipping bounds."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from wgan_teach.penalties import layer_gradient_norms
+from wgan_teach.probes import linear_pieces, max_gradient_norm, share_at_bounds
+
+BOX = (-1.0, 1.0, -1.0, 1.0)
+
+
+def test_max_gradient_norm_of_a_linear_critic_is_its_weight_norm():
+    critic = nn.Sequential(nn.Linear(2, 1))
+    with torch.no_grad():
+        critic[0].weight.copy_(torch.tensor([[0.3, -0.4]]))
+    assert max_gradient_norm(critic, BOX) == pytest.approx(0.5, rel=1e-6)
+
+
+def test_linear_pieces_counts_relu_regions():
+    # relu(x) + relu(y): the two axes cut the square into four pieces
+    critic = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
+    with torch.no_grad():
+        critic[0].weight.copy_(torch.eye(2))
+        critic[0].bias.zero_()
+    assert linear_pieces(critic, BOX, n=50) == 4
+    # shifted out of the square, both units are always on: one piece
+    with torch.no_grad():
+        critic[0].bias.fill_(5.0)
+    assert linear_pieces(critic, BOX, n=50) == 1
+    with pytest.raises(ValueError, match="ReLU"):
+        linear_pieces(nn.Sequential(nn.Linear(2, 1)), BOX)
+
+
+def test_share_at_bounds():
+    weights = np.array([0.01, -0.01, 0.00995, 0.0, 0.005, -0.0099])
+    assert share_at_bounds(weights, 0.01) == pytest.approx(4 / 6)
+    with pytest.raises(ValueError, match="c must be positive"):
+        share_at_bounds(weights, 0.0)
+
+
+def test_layer_gradient_norms_in_float64_do_not_underflow():
+    """30 layers that each scale by 1e-3: the input-side gradient is ~1e-90, zero in float32."""
+    layers = []
+    for _ in range(30):
+        layer = nn.Linear(2, 2, bias=False)
+        nn.init.eye_(layer.weight)
+        layer.weight.data *= 1e-3
+        layers.append(layer)
+    critic = nn.Sequential(*layers, nn.Linear(2, 1, bias=False))
+    real, fake = torch.randn(4, 2), torch.randn(4, 2)
+    assert layer_gradient_norms(critic, real, fake)[0] == 0.0
+    norms64 = layer_gradient_norms(critic, real, fake, dtype=torch.float64)
+    assert norms64.dtype == torch.float64 and 0 < norms64[0] < 1e-80
+    assert next(critic.parameters()).dtype == torch.float32  # the probe works on a copy
