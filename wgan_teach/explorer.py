@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 from functools import lru_cache
 
-import numpy as np
 import torch
 
 from . import plots, toy
@@ -135,15 +134,3 @@ class CriticExplorer:
             readout=self.readout,
             alt="critic value and gradient field between real samples and a generator blob",
         )
-
-    def response_times(self, changes) -> np.ndarray:
-        """Seconds to redraw after each change in ``changes`` (a list of parameter dicts), as a user would see."""
-        import time
-
-        figure = self.figure()
-        seconds = []
-        for params in changes:
-            start = time.perf_counter()
-            figure.frame(**params)
-            seconds.append(time.perf_counter() - start)
-        return np.array(seconds)
