@@ -112,3 +112,14 @@ def test_figure_1b_clipping_explodes_or_vanishes_gradients_the_penalty_does_not(
     assert ratio["clip 0.1"] > 10  # explode towards the input
     assert ratio["clip 0.01"] < 0.1  # vanish towards the input
     assert 0.2 < ratio["gp"] < 5  # within a factor of a few
+
+
+def test_critic_estimate_leaves_the_training_mode_as_it_found_it():
+    real, fake = two_gaussians(1.0, n=50, seed=7)
+    critic = fit_critic(real, fake, steps=2, norm="batch").critic
+    critic.eval()
+    critic_estimate(critic, real, fake)
+    assert not critic.training
+    critic.train()
+    critic_estimate(critic, real, fake)
+    assert critic.training

@@ -56,9 +56,10 @@ def as_points(samples, name: str) -> torch.Tensor:
 @torch.no_grad()
 def critic_estimate(critic, real, fake) -> float:
     r"""The dual objective :math:`\mathbb{E}_{x \sim p} f(x) - \mathbb{E}_{y \sim q} f(y)` on two sample sets."""
+    was_training = critic.training
     critic.eval()
     value = critic(as_points(real, "real")).mean() - critic(as_points(fake, "fake")).mean()
-    critic.train()
+    critic.train(was_training)
     return float(value)
 
 
@@ -66,10 +67,9 @@ def critic_estimate(critic, real, fake) -> float:
 class CriticFit:
     """A trained critic, its final estimate of W1 and the training history (one entry per log step)."""
 
-
     critic: torch.nn.Module
     estimate: float
-    history: dict[str, list[float]] = field(default_factory=dict)
+    history: dict[str, list] = field(default_factory=dict)
 
 
 CONSTRAINTS = ("gp", "clip", "none")

@@ -20,7 +20,7 @@ import html
 import io
 import itertools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import matplotlib.pyplot as plt
@@ -47,7 +47,6 @@ class Slider:
     fmt: str = "{:.2f}"
     initial: Any = None
     static_values: Sequence[Any] | None = None
-    _labels: tuple[str, ...] = field(init=False, repr=False)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -58,8 +57,6 @@ class Slider:
         if self.initial is not None and self.initial not in values:
             raise ValueError(f"initial value {self.initial!r} of slider {self.name!r} is not in its values")
         object.__setattr__(self, "values", values)
-        labels = tuple(self.format(v) for v in values)
-        object.__setattr__(self, "_labels", labels)
         if self.static_values is not None:
             static = tuple(self.static_values)
             if not static or any(v not in values for v in static) or values[self.initial_index] not in static:
@@ -142,7 +139,7 @@ class SliderFigure:
 
         controls = {
             s.name: widgets.SelectionSlider(
-                options=list(zip(s._labels, s.values)),
+                options=[(s.format(v), v) for v in s.values],
                 value=s.values[s.initial_index],
                 description=s.text,
                 continuous_update=False,
