@@ -114,7 +114,9 @@ def test_every_page_loads_cleanly_offline(browser, served_book, book_build):
         view.page.close()
 
 
-@pytest.mark.parametrize("chapter", ["02_js_vs_w1", "03_duality_critic", "04_weight_clipping", "05_gradient_penalty"])
+@pytest.mark.parametrize(
+    "chapter", ["02_js_vs_w1", "03_duality_critic", "04_weight_clipping", "05_gradient_penalty", "06_training_2d"]
+)
 def test_every_scrubber_responds(browser, served_book, chapter, tmp_path):
     """Each slider of each scrubber: one step changes the frame, the readout and the shown value.
 

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from . import toy
 from .distances import Coupling, DualPotential, as_distribution, cdf, quantile
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "critic_field",
     "plot_critic",
     "plot_samples",
+    "plot_modes",
 ]
 
 P_COLOR = "#1f77b4"
@@ -181,3 +183,12 @@ def plot_critic(ax, critic, real=None, fake=None, *, extent=(-3, 3, -3, 3), leve
     plot_samples(ax, real, fake)
     ax.set(xlim=extent[:2], ylim=extent[2:])
     return contours
+
+
+def plot_modes(ax, name: str, *, color="0.25"):
+    r"""The 3-std circles :math:`\lVert x - \mu_k \rVert = 3\sigma` of a mixture's modes: a sample inside
+    one is *high quality* (:func:`wgan_teach.metrics.mode_coverage`)."""
+    radius = 3 * toy.mode_std(name)
+    for cx, cy in toy.mode_centres(name).tolist():
+        ax.add_patch(plt.Circle((cx, cy), radius, fill=False, color=color, lw=0.8))
+    return ax

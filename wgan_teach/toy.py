@@ -97,16 +97,20 @@ def mode_std(name: str) -> float:
 
 
 def sample(name: str, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """``n`` samples of a 2-D toy data set (module docstring), a float32 tensor of shape (n, 2)."""
+    """``n`` samples of a 2-D toy data set (module docstring), a float32 tensor of shape (n, 2).
+
+    The samples are drawn on the device of ``generator`` (the CPU without one).
+    """
     _check_name(name)
     if not isinstance(n, (int, np.integer)) or n <= 0:
         raise ValueError(f"n must be a positive integer, got {n!r}")
+    device = generator.device if generator is not None else None
     if name == "swissroll":
-        u = torch.rand(n, generator=generator)
+        u = torch.rand(n, generator=generator, device=device)
         t = 1.5 * math.pi * (1 + 2 * u)
         roll = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1)
-        return (roll + 0.25 * torch.randn(n, 2, generator=generator)) / 7.5
+        return (roll + 0.25 * torch.randn(n, 2, generator=generator, device=device)) / 7.5
     centres, std, divisor = _MIXTURES[name]
-    centres = torch.tensor(centres, dtype=torch.float32)
-    which = torch.randint(len(centres), (n,), generator=generator)
-    return (centres[which] + std * torch.randn(n, 2, generator=generator)) / divisor
+    centres = torch.tensor(centres, dtype=torch.float32, device=device)
+    which = torch.randint(len(centres), (n,), generator=generator, device=device)
+    return (centres[which] + std * torch.randn(n, 2, generator=generator, device=device)) / divisor

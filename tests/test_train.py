@@ -1,0 +1,172 @@
+"""The training loop: the three losses against their formulas, determinism, resume, the NaN guard."""
+
+import functools
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from wgan_teach import toy
+from wgan_teach.nets import critic_mlp, generator_mlp
+from wgan_teach.train import NonFiniteLoss, Recipe, critic_loss, generator_loss, load_checkpoint, train
+
+EIGHT = functools.partial(toy.sample, "8gaussians")
+
+
+def linear_critic(slope):
+    """f(x) = a·x + b: its gradient is a everywhere, so the penalty is known in closed form."""
+    critic = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        critic.weight.copy_(torch.tensor([slope], dtype=torch.float32))
+        critic.bias.fill_(0.3)
+    return critic
+
+
+def batches(seed=0, n=64):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 2, generator=g) + 2.0, torch.randn(n, 2, generator=g)
+
+
+@pytest.mark.parametrize("one_sided", [False, True])
+@pytest.mark.parametrize("slope", [(0.6, 0.0), (3.0, 4.0)])
+def test_wgan_gp_critic_loss_is_the_gap_plus_the_penalty(slope, one_sided):
+    critic, (real, fake) = linear_critic(slope), batches()
+    recipe = Recipe(loss="wgan-gp", lam=10.0, one_sided=one_sided)
+    loss, logs = critic_loss(recipe, critic, real, fake)
+    gap = critic(real).mean() - critic(fake).mean()
+    norm = torch.tensor(slope).norm()
+    penalty = (norm - 1).clamp(min=0) ** 2 if one_sided else (norm - 1) ** 2
+    assert torch.allclose(loss, -gap + 10.0 * penalty, atol=1e-5)
+    assert torch.allclose(logs["w1_estimate"], gap.detach())
+    assert torch.allclose(logs["grad_norm_mean"], norm, atol=1e-5)
+    assert float(logs["grad_norm_std"]) < 1e-5
+
+
+def test_wgan_clip_loss_has_no_penalty_and_gan_loss_is_binary_cross_entropy():
+    critic, (real, fake) = linear_critic((3.0, 4.0)), batches()
+    loss, logs = critic_loss(Recipe(loss="wgan-clip"), critic, real, fake)
+    assert torch.allclose(loss, critic(fake).mean() - critic(real).mean())
+    assert "penalty" not in logs
+    loss, _ = critic_loss(Recipe(loss="gan"), critic, real, fake)
+    bce = F.binary_cross_entropy(torch.sigmoid(critic(real)), torch.ones(64, 1)) + F.binary_cross_entropy(
+        torch.sigmoid(critic(fake)), torch.zeros(64, 1)
+    )
+    assert torch.allclose(loss, bce, atol=1e-5)
+
+
+def test_generator_losses():
+    critic, (_, fake) = linear_critic((1.0, -2.0)), batches()
+    assert torch.allclose(generator_loss(Recipe(loss="wgan-gp"), critic, fake), -critic(fake).mean())
+    non_saturating = -torch.log(torch.sigmoid(critic(fake))).mean()
+    assert torch.allclose(generator_loss(Recipe(loss="gan"), critic, fake), non_saturating, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"loss": "lsgan"}, "loss must be one of"),
+        ({"optimizer": "sgd"}, "optimizer must be one of"),
+        ({"steps": 0}, "steps must be a positive integer"),
+        ({"critic_steps": 1.5}, "critic_steps must be a positive integer"),
+        ({"lr": -1e-4}, "lr must be a positive number"),
+        ({"lam": float("nan")}, "lam must be a non-negative number"),
+        ({"betas": (0.5, 1.0)}, "betas must be two numbers"),
+    ],
+)
+def test_recipe_validation(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Recipe(**kwargs)
+
+
+def small_run(recipe, seed=0, init_seed=None, **kwargs):
+    torch.manual_seed(seed if init_seed is None else init_seed)
+    generator, critic = generator_mlp(2, 2, width=16), critic_mlp(2, width=16)
+    history = train(generator, critic, EIGHT, recipe, latent_dim=2, seed=seed, progress=False, log_every=3, **kwargs)
+    return generator, critic, history
+
+
+def parameters(*modules):
+    return torch.cat([p.detach().flatten() for m in modules for p in m.parameters()])
+
+
+def test_history_and_linear_learning_rate_decay():
+    recipe = Recipe(steps=10, batch_size=32, lr=1e-3, lr_decay=True)
+    _, _, history = small_run(recipe)
+    assert history["step"] == list(range(1, 11))
+    assert history["lr"] == pytest.approx([1e-3 * (1 - i / 10) for i in range(10)])
+    for key in ("critic_loss", "w1_estimate", "penalty", "grad_norm_mean", "grad_norm_std", "generator_loss", "time"):
+        assert len(history[key]) == 10, key
+    assert history["time"] == sorted(history["time"])
+
+
+def test_runs_are_reproducible_and_seeds_differ():
+    recipe = Recipe(steps=5, batch_size=32)
+    a, b = small_run(recipe, seed=3), small_run(recipe, seed=3)
+    assert torch.equal(parameters(*a[:2]), parameters(*b[:2]))
+    assert a[2]["critic_loss"] == b[2]["critic_loss"]
+    c = small_run(recipe, seed=4)
+    assert not torch.equal(parameters(*a[:2]), parameters(*c[:2]))
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "wgan-clip", "gan"])
+def test_interrupted_then_resumed_run_equals_an_uninterrupted_one(loss, tmp_path):
+    recipe = Recipe(loss=loss, steps=8, batch_size=32, lr=1e-3, lr_decay=True,
+                    optimizer="rmsprop" if loss == "wgan-clip" else "adam")
+    whole = small_run(recipe)
+    path = tmp_path / "run.pt"
+    first = small_run(recipe, checkpoint=path, checkpoint_every=2, until=5)
+    assert load_checkpoint(path)["step"] == 5
+    # A fresh process would build fresh networks (another init) and resume from the file.
+    resumed = small_run(recipe, seed=0, init_seed=99, checkpoint=path, resume=True)
+    assert not torch.equal(parameters(*first[:2]), parameters(*whole[:2]))
+    assert torch.equal(parameters(*resumed[:2]), parameters(*whole[:2]))
+    assert resumed[2]["critic_loss"] == whole[2]["critic_loss"]
+    assert resumed[2]["step"] == list(range(1, 9))
+    assert load_checkpoint(path)["step"] == 8
+
+
+def test_weight_clipping_keeps_every_critic_weight_in_the_box():
+    _, critic, _ = small_run(Recipe(loss="wgan-clip", steps=3, batch_size=32, optimizer="rmsprop", lr=1e-2, clip=0.02))
+    weights = parameters(critic)
+    assert weights.abs().max() <= 0.02
+    assert (weights.abs() == 0.02).float().mean() > 0.5  # with this learning rate most weights sit at the bounds
+
+
+def test_nan_stops_the_run_naming_step_and_quantity_and_keeps_the_last_good_checkpoint(tmp_path):
+    calls = {"n": 0}
+
+    def poisoned(n, rng):
+        calls["n"] += 1
+        batch = EIGHT(n, rng)
+        return batch * float("nan") if calls["n"] > 5 * 6 else batch  # NaN from generator step 7 on
+
+    torch.manual_seed(0)
+    generator, critic = generator_mlp(2, 2, width=16), critic_mlp(2, width=16)
+    path = tmp_path / "run.pt"
+    with pytest.raises(NonFiniteLoss, match=r"critic_loss became nan at generator step 7") as error:
+        train(generator, critic, poisoned, Recipe(steps=20, batch_size=16), latent_dim=2, checkpoint=path,
+              checkpoint_every=2, log_every=4, progress=False)
+    assert (error.value.step, error.value.quantity, error.value.checkpoint) == (7, "critic_loss", path)
+    state = load_checkpoint(path, generator, critic)
+    assert state["step"] == 6
+    assert torch.isfinite(parameters(generator, critic)).all()
+
+
+def test_bad_arguments(tmp_path):
+    recipe = Recipe(steps=2, batch_size=8)
+    generator, critic = generator_mlp(2, 2, width=8), critic_mlp(2, width=8)
+    with pytest.raises(TypeError, match="recipe must be a Recipe"):
+        train(generator, critic, EIGHT, {"loss": "gan"}, latent_dim=2)
+    with pytest.raises(TypeError, match="real must be callable"):
+        train(generator, critic, torch.zeros(8, 2), recipe, latent_dim=2)
+    with pytest.raises(ValueError, match="latent_dim must be a positive integer"):
+        train(generator, critic, EIGHT, recipe, latent_dim=0)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(generator, critic, EIGHT, recipe, latent_dim=2, checkpoint=tmp_path / "none.pt", resume=True)
+    with pytest.raises(ValueError, match="real and fake must have the same shape"):
+        train(generator, critic, lambda n, rng: torch.zeros(n, 3), recipe, latent_dim=2, progress=False)
+    path = tmp_path / "run.pt"
+    train(generator, critic, EIGHT, recipe, latent_dim=2, checkpoint=path, progress=False)
+    with pytest.raises(ValueError, match="different recipe"):
+        train(generator, critic, EIGHT, Recipe(steps=2, batch_size=8, lam=1.0), latent_dim=2, checkpoint=path,
+              resume=True, progress=False)
