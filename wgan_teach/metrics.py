@@ -1,4 +1,5 @@
-r"""Sample-quality measures for the 2-D mixtures: modes covered and the share of high-quality samples.
+r"""Sample-quality measures: for the 2-D mixtures, modes covered and the share of high-quality samples;
+for images, the Fréchet Inception Distance (defined in :mod:`wgan_teach.fid`, re-exported here).
 
 As in the unrolled-GAN, VEEGAN and PacGAN papers, a generated sample is *high quality* when it lies
 within three standard deviations of some mode centre, :math:`\lVert x - \mu_k \rVert \le 3\sigma`,
@@ -12,8 +13,9 @@ from __future__ import annotations
 import torch
 
 from . import toy
+from .fid import feature_statistics, fid, frechet_distance
 
-__all__ = ["mode_coverage"]
+__all__ = ["mode_coverage", "frechet_distance", "feature_statistics", "fid"]
 
 
 def mode_coverage(samples, name: str, *, min_count: int = 20) -> dict:

@@ -296,8 +296,12 @@ def train(
         saving = checkpoint is not None and (step % checkpoint_every == 0 or step == end)
         calling = callback is not None and step % callback_every == 0
         if step % log_every == 0 or step == end or saving or calling:
+            window = len(pending)
             _flush(pending, history, checkpoint)
-            bar.set_postfix(W1_estimate=f"{history['w1_estimate'][-1]:.3f}", refresh=False)
+            seconds = history["time"][-1] - (history["time"][-window - 1] if len(history["time"]) > window else 0.0)
+            real_images = window * recipe.critic_steps * recipe.batch_size  # real samples the critic saw
+            bar.set_postfix(W1_estimate=f"{history['w1_estimate'][-1]:.3f}",
+                            real_per_s=f"{real_images / max(seconds, 1e-9):.0f}", refresh=False)
         if saving:
             save(step)
         if calling:

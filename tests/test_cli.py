@@ -1,0 +1,141 @@
+"""``python -m wgan_teach``: run folders, deterministic resume after an interruption, FID and sample
+commands, NaN handling, and one-line errors with exit code 2 for bad arguments. Tiny settings on CPU."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from wgan_teach import runs
+from wgan_teach.__main__ import main
+from wgan_teach.data import ImageData
+
+NETWORK = Path(__file__).resolve().parents[2] / "shared/models/tf-inception-fid/inception-2015-12-05-fp16r.pt.xz"
+TINY = ["--recipe", "cnn32-wgangp", "--steps", "4", "--batch-size", "4", "--checkpoint-every", "2", "--log-every", "1"]
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """A folder of two classes of six random 32 x 32 PNG images."""
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog"):
+        (root / name).mkdir()
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(root / name / f"{i}.png")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def rows(run):
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_train_writes_a_run_folder(images, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(images), "--out", str(run), *TINY]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["recipe"] == "cnn32-wgangp" and config["training"]["steps"] == 4 and config["training"]["lam"] == 10.0
+    logged = rows(run)
+    assert [r["step"] for r in logged] == [1, 2, 3, 4]
+    for key in ("critic_loss", "w1_estimate", "penalty", "grad_norm_mean", "grad_norm_std", "generator_loss", "lr", "time"):
+        assert all(np.isfinite(r[key]) for r in logged), key
+    assert logged[0]["lr"] == 2e-4 and logged[1]["lr"] == pytest.approx(2e-4 * 3 / 4)  # linear decay over 4 steps
+    saved = ["step-000000.pt", "step-000002.pt", "step-000004.pt"]  # the initial generator too
+    assert sorted(p.name for p in (run / "generators").iterdir()) == saved
+    assert Image.open(run / "samples" / "step-000004.png").size == (8 * 34 + 2, 8 * 34 + 2)
+    assert "trained to step 4" in capsys.readouterr().out
+    grid = tmp_path / "grid.png"
+    assert main(["sample", "--run", str(run), "--n", "16", "--out", str(grid)]) == 0
+    assert Image.open(grid).size == (4 * 34 + 2, 4 * 34 + 2)
+
+
+def test_interrupted_then_resumed_run_equals_an_uninterrupted_one(images, tmp_path, monkeypatch):
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert main(["train", "--data", str(images), "--out", str(whole), *TINY]) == 0
+    calls = {"n": 0}
+    sample = ImageData.sample
+
+    def interrupted(self, n, generator):  # the reader presses Ctrl-C during generator step 3
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return sample(self, n, generator)
+
+    monkeypatch.setattr(ImageData, "sample", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main(["train", "--data", str(images), "--out", str(cut), *TINY])
+    monkeypatch.setattr(ImageData, "sample", sample)
+    assert main(["train", "--data", str(images), "--out", str(cut), *TINY, "--resume"]) == 0
+    for name in ("step-000002.pt", "step-000004.pt"):
+        a, b = (torch.load(run / "generators" / name, weights_only=True) for run in (whole, cut))
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    strip = lambda logged: [{k: v for k, v in r.items() if k != "time"} for r in logged]
+    assert strip(rows(cut)) == strip(rows(whole))
+
+
+def test_nan_stops_with_exit_code_3_and_keeps_the_checkpoint(images, tmp_path, monkeypatch, capsys):
+    calls = {"n": 0}
+    sample = ImageData.sample
+
+    def poisoned(self, n, generator):
+        calls["n"] += 1
+        batch = sample(self, n, generator)
+        return batch * float("nan") if calls["n"] >= 3 else batch
+
+    monkeypatch.setattr(ImageData, "sample", poisoned)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(images), "--out", str(run), *TINY]) == 3
+    assert "critic_loss became nan at generator step 3" in capsys.readouterr().err
+    assert torch.load(run / "checkpoint.pt", weights_only=False)["step"] == 2
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["train", "--recipe", "dcgan", "--data", "{images}", "--out", "{tmp}/a"], "unknown recipe 'dcgan'; valid names: cnn32-wgangp"),
+        (["train", "--recipe", "cnn32-wgangp", "--data", "{tmp}/missing", "--out", "{tmp}/b"], "missing"),
+        (["train", "--recipe", "cnn32-wgangp", "--data", "{images}", "--out", "{tmp}/c", "--steps", "0"], "must be a positive integer"),
+        (["train", "--recipe", "cnn32-wgangp", "--data", "{images}", "--out", "{tmp}/d", "--resume"], "nothing to resume"),
+        (["sample", "--run", "{tmp}/nowhere", "--out", "{tmp}/x.png"], "no run at"),
+        (["fid", "--run", "{tmp}/nowhere", "--reference", "{images}"], "no run at"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_code_2(arguments, message, images, tmp_path):
+    filled = [a.format(images=images, tmp=tmp_path) for a in arguments]
+    result = subprocess.run([sys.executable, "-m", "wgan_teach", *filled], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(("error:", "usage:", "python -m wgan_teach"))
+
+
+def test_a_finished_run_is_not_overwritten(images, tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(images), "--out", str(run), *TINY]) == 0
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--data", str(images), "--out", str(run), *TINY])
+    assert exit_.value.code == 2
+
+
+@pytest.mark.skipif(not NETWORK.is_file(), reason="the offline Inception copy is not in ../shared")
+def test_fid_command_appends_to_the_metrics(images, tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(images), "--out", str(run), *TINY]) == 0
+    assert main(["fid", "--run", str(run), "--reference", str(images), "--split", "train", "--n", "12",
+                 "--inception", str(NETWORK), "--checkpoint", str(run / "generators" / "step-000004.pt")]) == 0
+    scored = [r for r in rows(run) if "fid" in r]
+    assert len(scored) == 1 and scored[0]["step"] == 4 and scored[0]["n"] == 12
+    assert np.isfinite(scored[0]["fid"]) and scored[0]["fid"] > 0
+    assert list((run / "fid-cache").glob("fid-reference-*.npz"))
