@@ -33,3 +33,14 @@ def book_build(tmp_path_factory):
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"book build failed:\n{log[-5000:]}"
     return out / "_build" / "html", log
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Big convolutions on one thread: steadier timings, and no thrashing beside other work."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
