@@ -215,7 +215,7 @@ def run_many(runs, *, workers: int | None = None, progress: bool = True) -> list
         raise TypeError("runs must be ToyRun objects")
     workers = workers or len(os.sched_getaffinity(0))
     if workers == 1:
-        return [_run_quietly(r) for r in tqdm(runs, disable=not progress, desc="runs")]
+        return [run_toy(r) for r in tqdm(runs, disable=not progress, desc="runs")]
     context = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         return list(tqdm(pool.map(_run_quietly, runs), total=len(runs), disable=not progress, desc="runs"))

@@ -15,6 +15,7 @@ the loop of the 2-D chapters; :func:`fid_run` scores saved generators; :func:`sa
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -72,8 +73,8 @@ def _save_grid(generator: torch.nn.Module, latent_dim: int, path: Path, n: int =
     with torch.no_grad():
         images = to_images(generator(z)).cpu()
     generator.train(was_training)
-    columns = int(n**0.5 + 0.5) if int(n**0.5 + 0.5) ** 2 == n else min(n, 8)
-    rows = -(-n // columns)
+    columns = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
     h, w = images.shape[2:]
     canvas = torch.full((3, rows * (h + 2) + 2, columns * (w + 2) + 2), 255, dtype=torch.uint8)
     for i, image in enumerate(images):

@@ -207,7 +207,7 @@ def train(
 
     ``real(n, rng)`` draws ``n`` real samples on ``device`` using the torch generator ``rng``
     (for the toy data: ``functools.partial(toy.sample, name)``). Latents are
-    :math:`z \sim \mathcal{N}(0, I_{	ext{latent\_dim}})`. All randomness of the loop — latents,
+    :math:`z \sim \mathcal{N}(0, I_d)` with :math:`d` = ``latent_dim``. All randomness of the loop — latents,
     real batches and the penalty's :math:`\epsilon` — comes from one generator seeded by ``seed``,
     so a CPU run is reproducible bit for bit.
 
