@@ -63,6 +63,18 @@ def test_pages_load_nothing_from_the_network(book_build):
         assert not remote, f"{page.relative_to(html)} loads {remote}"
 
 
+def test_tables_that_cells_display_render_as_tables(book_build):
+    """Chapter 6's results tables are Markdown shown by a cell: they must reach the page as <table>s,
+    header and all, with the math in them typeset (not as a paragraph of pipes)."""
+    html, _ = book_build
+    page = (html / "book" / "06_training_2d.html").read_text(encoding="utf-8")
+    tables = re.findall(r"<table.*?</table>", page, flags=re.S)
+    results = [t for t in tables if "modes covered" in t and "wgan-gp" in t]
+    assert len(results) >= 2, "the results tables are not rendered as tables"
+    assert all(t.count("<tr") >= 4 and "math" in t for t in results)
+    assert "<p>| data | method |" not in page  # the pre-fix rendering: one paragraph of pipes
+
+
 def test_mathjax_is_served_from_the_build(book_build):
     html, _ = book_build
     page = (html / "book" / "01_wasserstein.html").read_text(encoding="utf-8")
