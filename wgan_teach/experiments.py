@@ -127,9 +127,17 @@ def _fixed_latents(n: int) -> torch.Tensor:
 def evaluate(generator: torch.nn.Module, dataset: str, *, n: int = EVAL_SIZE, seed: int = 1) -> dict:
     r"""Quality of a generator: exact :math:`W_1` between ``n`` generated and ``n`` real samples, and
     for the mixtures the modes covered and high-quality share (:func:`wgan_teach.metrics.mode_coverage`)."""
+    return _quality(_samples(generator, n), dataset, seed)
+
+
+def _samples(generator: torch.nn.Module, n: int) -> torch.Tensor:
+    """The generator's output at the ``n`` fixed latents every measurement uses."""
     with torch.no_grad():
-        fake = generator(_fixed_latents(n)).float()
-    real = toy.sample(dataset, n, torch.Generator().manual_seed(seed))
+        return generator(_fixed_latents(n)).float()
+
+
+def _quality(fake: torch.Tensor, dataset: str, seed: int) -> dict:
+    real = toy.sample(dataset, len(fake), torch.Generator().manual_seed(seed))
     if not torch.isfinite(fake).all():
         return {"w1": float("nan"), "modes_covered": 0, "high_quality": 0.0}
     quality = {"w1": w1_exact(fake.numpy(), real.numpy())}
@@ -173,12 +181,11 @@ def run_toy(
         nonlocal paused, display
         start = time.perf_counter()
         generator, critic = copy.deepcopy(generator).cpu(), copy.deepcopy(critic).cpu()
-        quality = evaluate(generator, run.dataset, n=snapshot_size, seed=step + 1)
-        with torch.no_grad():
-            samples = generator(_fixed_latents(snapshot_size)).numpy()
+        samples = _samples(generator, snapshot_size)
+        quality = _quality(samples, run.dataset, seed=step + 1)
         estimate = float(np.mean(history["w1_estimate"][-snapshot_every:])) if history else float("nan")
         seconds = start - began - paused
-        snapshots.append(Snapshot(step, seconds, samples, critic.state_dict(), quality["w1"], estimate, quality))
+        snapshots.append(Snapshot(step, seconds, samples.numpy(), critic.state_dict(), quality["w1"], estimate, quality))
         if live:
             frame = IPython.display.Image(_live_frame(run, snapshots[-1], critic))
             if display is None:
@@ -194,10 +201,8 @@ def run_toy(
         callback=snapshot if snapshot_every else None, callback_every=snapshot_every or 1, progress=progress,
     )
     seconds = time.perf_counter() - began - paused
-    generator.cpu()
-    with torch.no_grad():
-        samples = generator(_fixed_latents(EVAL_SIZE)).numpy()
-    return ToyResult(run, evaluate(generator, run.dataset), seconds, history, samples, snapshots)
+    samples = _samples(generator.cpu(), EVAL_SIZE)
+    return ToyResult(run, _quality(samples, run.dataset, seed=1), seconds, history, samples.numpy(), snapshots)
 
 
 def _run_quietly(run: ToyRun) -> ToyResult:

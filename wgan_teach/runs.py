@@ -148,17 +148,11 @@ def train_run(
     history = train(
         generator, critic, real.sample, training, latent_dim=image_recipe.latent_dim, seed=seed, device=device,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, log_every=log_every,
-        callback=record, callback_every=_gcd(log_every, checkpoint_every), progress=progress,
+        callback=record, callback_every=math.gcd(log_every, checkpoint_every), progress=progress,
     )
     if written["n"] < len(history["step"]):
         record(history["step"][-1], generator, critic, history)
     return history
-
-
-def _gcd(a: int, b: int) -> int:
-    while b:
-        a, b = b, a % b
-    return a
 
 
 def _generator_path(out: Path, step: int) -> Path:
