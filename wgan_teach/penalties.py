@@ -28,7 +28,7 @@ import copy
 import torch
 from torch import nn
 
-__all__ = ["PENALTY_POINTS", "interpolates", "gradient_penalty", "clip_weights", "layer_gradient_norms", "critic_weights"]
+__all__ = ["PENALTY_POINTS", "interpolates", "gradient_penalty", "penalty_from_scores", "clip_weights", "layer_gradient_norms", "critic_weights"]
 
 
 def _check_pair(real: torch.Tensor, fake: torch.Tensor) -> None:
@@ -43,11 +43,19 @@ def _check_pair(real: torch.Tensor, fake: torch.Tensor) -> None:
         raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
 
 
-def interpolates(real: torch.Tensor, fake: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
-    r""":math:`\hat x = \epsilon x + (1 - \epsilon) \tilde x` with one :math:`\epsilon \sim U[0, 1]` per sample."""
+def interpolates(real: torch.Tensor, fake: torch.Tensor, *, generator: torch.Generator | None = None,
+                 epsilon: torch.Tensor | None = None) -> torch.Tensor:
+    r""":math:`\hat x = \epsilon x + (1 - \epsilon) \tilde x` with one :math:`\epsilon \sim U[0, 1]` per sample.
+
+    :math:`\epsilon` is drawn with ``generator``, or given as ``epsilon`` (one value per sample).
+    """
     _check_pair(real, fake)
     shape = (real.shape[0],) + (1,) * (real.ndim - 1)
-    epsilon = torch.rand(shape, generator=generator, dtype=real.dtype, device=real.device)
+    if epsilon is None:
+        epsilon = torch.rand(shape, generator=generator, dtype=real.dtype, device=real.device)
+    elif epsilon.numel() != real.shape[0]:
+        raise ValueError(f"epsilon must hold one value per sample ({real.shape[0]}), got shape {tuple(epsilon.shape)}")
+    epsilon = epsilon.reshape(shape)
     return epsilon * real.detach() + (1 - epsilon) * fake.detach()
 
 
@@ -62,13 +70,15 @@ def gradient_penalty(
     one_sided: bool = False,
     at: str = "interpolates",
     generator: torch.Generator | None = None,
+    epsilon: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""The WGAN-GP penalty :math:`\mathbb{E}_{\hat x}(\lVert \nabla f(\hat x) \rVert - 1)^2` (module docstring).
 
     Returns ``(penalty, grad_norms)``: the batch mean (a scalar that keeps its graph, so that
     ``(loss + lam * penalty).backward()`` reaches the critic's parameters through the double
     backward) and the per-sample norms :math:`\lVert \nabla f(\hat x_i) \rVert_2`, detached, for
-    monitoring. Works for any input shape (batch, ...). ``generator`` makes :math:`\epsilon` reproducible.
+    monitoring. Works for any input shape (batch, ...). ``generator`` makes :math:`\epsilon` reproducible;
+    ``epsilon`` gives it (one value per sample).
 
     ``at`` chooses where the gradient is taken: ``"interpolates"`` (WGAN-GP), or — to demonstrate
     two common mistakes — ``"real"`` (:math:`\epsilon = 1`) or ``"fake"`` (:math:`\epsilon = 0`).
@@ -76,14 +86,24 @@ def gradient_penalty(
     if at not in PENALTY_POINTS:
         raise ValueError(f"at must be one of {PENALTY_POINTS}, got {at!r}")
     if at == "interpolates":
-        x_hat = interpolates(real, fake, generator=generator)
+        x_hat = interpolates(real, fake, generator=generator, epsilon=epsilon)
     else:
         _check_pair(real, fake)
         x_hat = (real if at == "real" else fake).detach().clone()
     x_hat.requires_grad_(True)
-    f_hat = critic(x_hat)
+    return penalty_from_scores(critic(x_hat), x_hat, one_sided=one_sided)
+
+
+def penalty_from_scores(f_hat: torch.Tensor, x_hat: torch.Tensor, *, one_sided: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The penalty's second half: from the scores :math:`f(\hat x)` of points :math:`\hat x` that
+    require grad, :math:`\mathbb{E}(\lVert \nabla f(\hat x) \rVert - 1)^2` and the per-sample norms.
+
+    Split out so that a step which scores real, generated and interpolated points in one critic
+    forward (:mod:`wgan_teach.speed`) shares this code. The norms are reduced in at least float32
+    whatever the precision of the critic.
+    """
     (grad,) = torch.autograd.grad(f_hat.sum(), x_hat, create_graph=True)
-    grad_norms = grad.flatten(start_dim=1).norm(2, dim=1)  # ‖∇x̂ f(x̂)‖₂, one per sample
+    grad_norms = grad.flatten(start_dim=1).norm(2, dim=1, dtype=torch.promote_types(grad.dtype, torch.float32))  # ‖∇x̂ f(x̂)‖₂
     excess = grad_norms - 1
     if one_sided:
         excess = excess.clamp(min=0)

@@ -41,9 +41,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .penalties import clip_weights, gradient_penalty
+from .penalties import clip_weights, interpolates, penalty_from_scores
+from .speed import PLAIN, CapturedStep, Speed, at_least_float32, load_optimizer, make_optimizer, set_lr
 
-__all__ = ["LOSSES", "Recipe", "NonFiniteLoss", "History", "critic_loss", "generator_loss", "train", "load_checkpoint"]
+__all__ = ["LOSSES", "Recipe", "NonFiniteLoss", "History", "critic_loss", "generator_loss", "ema_update", "train", "load_checkpoint"]
 
 LOSSES = ("wgan-gp", "wgan-clip", "gan")
 OPTIMIZERS = ("adam", "rmsprop")
@@ -112,20 +113,23 @@ class NonFiniteLoss(FloatingPointError):
 History = dict  # name -> list of floats, one entry per generator step ("step" holds the step numbers)
 
 
-def _optimizer(recipe: Recipe, parameters) -> torch.optim.Optimizer:
-    if recipe.optimizer == "adam":
-        return torch.optim.Adam(parameters, lr=recipe.lr, betas=recipe.betas)
-    return torch.optim.RMSprop(parameters, lr=recipe.lr)
-
-
-def critic_loss(recipe: Recipe, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, rng=None):
+def critic_loss(recipe: Recipe, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, rng=None, *,
+                epsilon: torch.Tensor | None = None, score: Callable | None = None):
     r"""The critic's objective :math:`L_f` of ``recipe.loss`` (module docstring) on one batch.
 
-    Returns ``(loss, logs)``: the loss keeps its graph; ``logs`` holds detached values to record.
+    :math:`\epsilon` of the interpolates is drawn with ``rng`` or given as ``epsilon``. ``score(parts)``
+    returns the critic's scores of a list of batches (default: one forward each; the fast step of
+    :mod:`wgan_teach.speed` scores them in one). Returns ``(loss, logs)``: the loss keeps its graph;
+    ``logs`` holds detached values to record.
     """
     if real.shape != fake.shape:
         raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
-    f_real, f_fake = critic(real), critic(fake)
+    score = score or (lambda parts: [critic(part) for part in parts])
+    if recipe.loss == "wgan-gp":
+        x_hat = interpolates(real, fake, generator=rng, epsilon=epsilon).requires_grad_(True)
+        f_real, f_fake, f_hat = score([real, fake, x_hat])
+    else:
+        f_real, f_fake = score([real, fake])
     gap = f_real.mean() - f_fake.mean()
     if recipe.loss == "gan":
         loss = F.softplus(-f_real).mean() + F.softplus(f_fake).mean()
@@ -133,19 +137,33 @@ def critic_loss(recipe: Recipe, critic: nn.Module, real: torch.Tensor, fake: tor
         loss = -gap
     logs = {"w1_estimate": gap.detach()}
     if recipe.loss == "wgan-gp":
-        penalty, grad_norms = gradient_penalty(critic, real, fake, one_sided=recipe.one_sided, generator=rng)
+        penalty, grad_norms = penalty_from_scores(f_hat, x_hat, one_sided=recipe.one_sided)
         loss = loss + recipe.lam * penalty
         logs.update(penalty=penalty.detach(), grad_norm_mean=grad_norms.mean(), grad_norm_std=grad_norms.std())
     logs["critic_loss"] = loss.detach()
     return loss, logs
 
 
-def generator_loss(recipe: Recipe, critic: nn.Module, fake: torch.Tensor) -> torch.Tensor:
+def generator_loss(recipe: Recipe, critic: nn.Module, fake: torch.Tensor, score: Callable | None = None) -> torch.Tensor:
     r"""The generator's objective :math:`L_G`: :math:`-\mathbb{E} f(\tilde x)`, or for the GAN :math:`\mathbb{E}\,\mathrm{softplus}(-f(\tilde x))`."""
-    scores = critic(fake)
+    scores = score([fake])[0] if score else critic(fake)
     if recipe.loss == "gan":
         return F.softplus(-scores).mean()
     return -scores.mean()
+
+
+@torch.no_grad()
+def ema_update(average: nn.Module, model: nn.Module, decay: float) -> None:
+    r"""Exponential moving average of the weights: :math:`\bar\theta \leftarrow \beta \bar\theta + (1 - \beta)\,\theta`
+    with :math:`\beta` = ``decay``, for every parameter and floating-point buffer (batch-norm
+    statistics); integer buffers are copied."""
+    for a, p in zip(average.parameters(), model.parameters()):
+        a.lerp_(p, 1 - decay)
+    for a, b in zip(average.buffers(), model.buffers()):
+        if a.is_floating_point():
+            a.lerp_(b, 1 - decay)
+        else:
+            a.copy_(b)
 
 
 def _save(path: Path, payload: dict) -> None:
@@ -185,6 +203,66 @@ def _flush(pending: list[dict], history: History, checkpoint: Path | None) -> No
     pending.clear()
 
 
+def _draw(recipe: Recipe, real: Callable, noise: Callable, rng: torch.Generator) -> list[torch.Tensor]:
+    r"""All random inputs of one generator step, in a fixed order: the latents of the critic steps'
+    fakes; per critic step a real batch and (WGAN-GP) one :math:`\epsilon` per sample; the generator's latents."""
+    inputs = [noise(recipe.critic_steps * recipe.batch_size)]
+    for _ in range(recipe.critic_steps):
+        batch = real(recipe.batch_size, rng)
+        inputs.append(batch)
+        if recipe.loss == "wgan-gp":
+            inputs.append(torch.rand(recipe.batch_size, generator=rng, device=batch.device).to(batch.dtype))
+    inputs.append(noise(recipe.fake_batch_size))
+    return inputs
+
+
+def _log_keys(recipe: Recipe) -> list[str]:
+    penalty = ["penalty", "grad_norm_mean", "grad_norm_std"] if recipe.loss == "wgan-gp" else []
+    return ["w1_estimate", *penalty, "critic_loss", "generator_loss"]
+
+
+def _make_step(generator, critic, opt_g, opt_c, recipe: Recipe, speed: Speed, device, ema) -> Callable:
+    """One generator step of Algorithm 1 on the inputs of :func:`_draw`; returns the logged values
+    (:func:`_log_keys`) as one tensor, so that a captured graph has a single output."""
+    keys = _log_keys(recipe)
+    per_critic_step = 2 if recipe.loss == "wgan-gp" else 1
+
+    def score(parts: list[torch.Tensor]) -> list[torch.Tensor]:
+        with speed.autocast(device):
+            if speed.one_forward:
+                scores = critic(speed.layout(torch.cat([speed.layout(x) for x in parts])))
+                return list(at_least_float32(scores).split([len(x) for x in parts]))
+            return [at_least_float32(critic(speed.layout(x))) for x in parts]
+
+    def step(inputs: list[torch.Tensor]) -> torch.Tensor:
+        z_critic, *batches, z_generator = inputs
+        with torch.no_grad(), speed.autocast(device):  # G is fixed during the critic steps: one forward
+            fakes = at_least_float32(generator(z_critic)).chunk(recipe.critic_steps)
+        for i, fake in enumerate(fakes):
+            real, *epsilon = batches[i * per_critic_step : (i + 1) * per_critic_step]
+            loss, logs = critic_loss(recipe, critic, speed.layout(real), speed.layout(fake),
+                                     epsilon=epsilon[0] if epsilon else None, score=score)
+            opt_c.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_c.step()
+            if recipe.loss == "wgan-clip":
+                clip_weights(critic, recipe.clip)
+        critic.requires_grad_(False)  # the generator step needs gradients through f, not for f's weights
+        with speed.autocast(device):
+            fake = at_least_float32(generator(z_generator))
+        g_loss = generator_loss(recipe, critic, fake, score)
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        critic.requires_grad_(True)
+        if ema is not None:
+            ema_update(ema[0], generator, ema[1])
+        logs["generator_loss"] = g_loss.detach()
+        return torch.stack([logs[key].float() for key in keys])
+
+    return step
+
+
 def train(
     generator: nn.Module,
     critic: nn.Module,
@@ -194,10 +272,14 @@ def train(
     latent_dim: int,
     seed: int = 0,
     device: str | torch.device = "cpu",
+    speed: Speed = PLAIN,
+    ema: nn.Module | None = None,
+    ema_decay: float = 0.999,
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 1000,
     resume: bool = False,
     until: int | None = None,
+    stop_after: float | None = None,
     log_every: int = 100,
     callback: Callable[[int, nn.Module, nn.Module, History], None] | None = None,
     callback_every: int = 100,
@@ -209,17 +291,23 @@ def train(
     (for the toy data: ``functools.partial(toy.sample, name)``). Latents are
     :math:`z \sim \mathcal{N}(0, I_d)` with :math:`d` = ``latent_dim``. All randomness of the loop — latents,
     real batches and the penalty's :math:`\epsilon` — comes from one generator seeded by ``seed``,
-    so a CPU run is reproducible bit for bit.
+    so a CPU run is reproducible bit for bit. ``speed`` (:class:`wgan_teach.speed.Speed`) chooses
+    how the step is computed, not what it computes. ``ema``, a copy of the generator, is kept as the
+    exponential moving average of its weights (:func:`ema_update`, :math:`\beta` = ``ema_decay``).
 
     ``checkpoint`` (a file path) is written every ``checkpoint_every`` steps and at the end: the
-    networks, optimisers, schedules, random state, step and history. With ``resume=True`` the run
-    continues from it, and an interrupted-then-resumed run equals an uninterrupted one. ``until``
-    stops after that generator step (the schedule still spans ``recipe.steps``), to be continued later.
+    networks, optimisers, random state, step and history. With ``resume=True`` the run continues
+    from it, and an interrupted-then-resumed run equals an uninterrupted one. ``until`` stops after
+    that generator step (the schedule still spans ``recipe.steps``), ``stop_after`` at the first
+    logging point after that many seconds of this call, both to be continued later.
     ``callback(step, generator, critic, history)`` runs at step 0 (fresh runs) and every
-    ``callback_every`` steps, after the history is up to date.
+    ``callback_every`` steps, after the history is up to date. The history's ``time`` is training
+    wall time: the time spent in callbacks (evaluation) is left out.
     """
     if not isinstance(recipe, Recipe):
         raise TypeError(f"recipe must be a Recipe, got {type(recipe).__name__}")
+    if not isinstance(speed, Speed):
+        raise TypeError(f"speed must be a Speed, got {type(speed).__name__}")
     if not callable(real):
         raise TypeError("real must be callable: real(n, rng) -> tensor of n real samples")
     for name, value in (("latent_dim", latent_dim), ("checkpoint_every", checkpoint_every),
@@ -228,17 +316,24 @@ def train(
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if until is not None and (not isinstance(until, int) or until < 1):
         raise ValueError(f"until must be a positive integer or None, got {until!r}")
+    if stop_after is not None and not (isinstance(stop_after, (int, float)) and stop_after > 0):
+        raise ValueError(f"stop_after must be a positive number of seconds or None, got {stop_after!r}")
+    if not 0 < ema_decay < 1:
+        raise ValueError(f"ema_decay must be in (0, 1), got {ema_decay!r}")
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     if resume and (checkpoint is None or not checkpoint.is_file()):
         raise FileNotFoundError(f"resume=True but there is no checkpoint at {checkpoint}")
 
     device = torch.device(device)
-    generator.to(device).train()
-    critic.to(device).train()
-    opt_g, opt_c = _optimizer(recipe, generator.parameters()), _optimizer(recipe, critic.parameters())
-    decay = (lambda i: max(0.0, 1 - i / recipe.steps)) if recipe.lr_decay else (lambda i: 1.0)
-    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, decay)
-    sched_c = torch.optim.lr_scheduler.LambdaLR(opt_c, decay)
+    speed.check(device, recipe.optimizer, recipe.lr_decay)
+    memory = torch.channels_last if speed.channels_last else torch.preserve_format
+    for network in (generator, critic, ema):
+        if network is not None:
+            network.to(device, memory_format=memory).train()
+    if speed.channels_last and device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # pick the fastest convolution algorithms for these shapes
+    opt_g, opt_c = (make_optimizer(recipe.optimizer, net.parameters(), lr=recipe.lr, betas=recipe.betas, speed=speed,
+                                   device=device) for net in (generator, critic))
     rng = torch.Generator(device).manual_seed(seed)
     history: History = {}
     start, elapsed = 0, 0.0
@@ -246,65 +341,75 @@ def train(
         state = load_checkpoint(checkpoint, generator, critic)
         if state["recipe"] != asdict(recipe) or state["seed"] != seed or state["latent_dim"] != latent_dim:
             raise ValueError(f"{checkpoint} was written by a run with a different recipe, seed or latent_dim")
-        for obj, key in ((opt_g, "opt_g"), (opt_c, "opt_c"), (sched_g, "sched_g"), (sched_c, "sched_c")):
-            obj.load_state_dict(state[key])
+        if ema is not None:
+            if "ema" not in state:
+                raise ValueError(f"{checkpoint} holds no moving average of the generator: resume without ema")
+            ema.load_state_dict(state["ema"])
+        load_optimizer(opt_g, state["opt_g"])
+        load_optimizer(opt_c, state["opt_c"])
         rng.set_state(state["rng"])
         start, elapsed, history = state["step"], state["elapsed"], state["history"]
 
-    def noise(n: int) -> torch.Tensor:
-        return torch.randn(n, latent_dim, generator=rng, device=device)
+    dtype = next(generator.parameters()).dtype
+
+    def noise(n: int) -> torch.Tensor:  # drawn in float32 whatever the precision, so the stream is the same
+        return torch.randn(n, latent_dim, generator=rng, device=device).to(dtype)
+
+    def now() -> float:  # wall time, with the work queued on the device done
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return time.perf_counter()
 
     def save(step: int) -> None:
         _save(checkpoint, {
-            "step": step, "elapsed": elapsed + time.perf_counter() - t0, "history": history,
+            "step": step, "elapsed": elapsed + time.perf_counter() - t0 - paused, "history": history,
             "recipe": asdict(recipe), "seed": seed, "latent_dim": latent_dim, "rng": rng.get_state(),
             "generator": generator.state_dict(), "critic": critic.state_dict(),
             "opt_g": opt_g.state_dict(), "opt_c": opt_c.state_dict(),
-            "sched_g": sched_g.state_dict(), "sched_c": sched_c.state_dict(),
+            **({"ema": ema.state_dict()} if ema is not None else {}),
         })
 
+    def call(step: int) -> float:  # run the callback; return the seconds it took
+        began = now()
+        callback(step, generator, critic, history)
+        return now() - began
+
+    step_fn = _make_step(generator, critic, opt_g, opt_c, recipe, speed, device, (ema, ema_decay) if ema is not None else None)
+    if speed.graphs:
+        step_fn = CapturedStep(step_fn)
+    keys = _log_keys(recipe)
+    decay = (lambda i: max(0.0, 1 - i / recipe.steps)) if recipe.lr_decay else (lambda i: 1.0)
     end = recipe.steps if until is None else min(until, recipe.steps)
-    t0 = time.perf_counter()
+    t0 = started = time.perf_counter()
+    paused = 0.0
     pending: list[dict] = []
     if callback is not None and start == 0:
-        callback(0, generator, critic, history)
+        paused += call(0)
     bar = tqdm(range(start + 1, end + 1), initial=start, total=end, disable=not progress, desc=recipe.loss)
     for step in bar:
-        # G is fixed during the critic steps, so their fake batches come from one forward pass.
-        with torch.no_grad():
-            fakes = generator(noise(recipe.critic_steps * recipe.batch_size)).chunk(recipe.critic_steps)
-        for fake_batch in fakes:
-            real_batch = real(recipe.batch_size, rng)
-            loss, logs = critic_loss(recipe, critic, real_batch, fake_batch, rng)
-            opt_c.zero_grad(set_to_none=True)
-            loss.backward()
-            opt_c.step()
-            if recipe.loss == "wgan-clip":
-                clip_weights(critic, recipe.clip)
-        critic.requires_grad_(False)  # the generator step needs gradients through f, not for f's weights
-        g_loss = generator_loss(recipe, critic, generator(noise(recipe.fake_batch_size)))
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        critic.requires_grad_(True)
-        logs.update(generator_loss=g_loss.detach(), step=step, lr=sched_g.get_last_lr()[0],
-                    time=elapsed + time.perf_counter() - t0)
-        sched_g.step()
-        sched_c.step()
-        pending.append(logs)
+        lr = recipe.lr * decay(step - 1)  # linear decay to 0 over the run
+        set_lr(opt_g, lr)
+        set_lr(opt_c, lr)
+        values = step_fn(_draw(recipe, real, noise, rng))
+        pending.append({**dict(zip(keys, values.unbind())), "step": step, "lr": lr,
+                        "time": elapsed + time.perf_counter() - t0 - paused})
 
-        saving = checkpoint is not None and (step % checkpoint_every == 0 or step == end)
+        last = step == end
+        saving = checkpoint is not None and step % checkpoint_every == 0
         calling = callback is not None and step % callback_every == 0
-        if step % log_every == 0 or step == end or saving or calling:
+        if step % log_every == 0 or last or saving or calling:
             window = len(pending)
             _flush(pending, history, checkpoint)
             seconds = history["time"][-1] - (history["time"][-window - 1] if len(history["time"]) > window else 0.0)
             real_images = window * recipe.critic_steps * recipe.batch_size  # real samples the critic saw
             bar.set_postfix(W1_estimate=f"{history['w1_estimate'][-1]:.3f}",
                             real_per_s=f"{real_images / max(seconds, 1e-9):.0f}", refresh=False)
-        if saving:
+            last = last or (stop_after is not None and time.perf_counter() - started >= stop_after)
+        if checkpoint is not None and (saving or last):
             save(step)
         if calling:
-            callback(step, generator, critic, history)
+            paused += call(step)
+        if last:
+            break
     bar.close()
     return history

@@ -1,0 +1,69 @@
+"""One command on the lent GPU machine (../shared/GPU.md): train or continue a recipe for at most
+MINUTES, FID-10k of the generator and its moving average at every checkpoint, then put the
+publishable part of the run (wgan_teach.runs.export_run) into $OUT as NAME.tar.
+
+    PYTHONPATH=. python tools/gpu_job.py RECIPE NAME MINUTES [--steps N] [--checkpoint-every K] [--ema DECAY]
+
+Reads the git-ignored folder .gpu/ carried with the run: train.tar.xz and test.tar.xz (the JPEG
+CIFAR-10 copy) and inception-2015-12-05-fp16r.pt.xz. The run folder .gpu/runs/NAME stays on the
+machine; the same command run again within its idle time continues the run (--resume). Set
+WGAN_TEACH_COMMIT to the commit being run: it goes into provenance.json with every command.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import torch
+
+from wgan_teach import runs
+
+GPU = Path(".gpu")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("recipe", choices=list(runs.RECIPES))
+    parser.add_argument("name")
+    parser.add_argument("minutes", type=float)
+    parser.add_argument("--steps", type=int)
+    parser.add_argument("--checkpoint-every", type=int, default=10_000)
+    parser.add_argument("--ema", type=float, default=0.999)
+    parser.add_argument("--fid-n", type=int, default=10_000, help="generated images per FID (10,000: the protocol)")
+    parser.add_argument("--batch-size", type=int, help="override both batch sizes (smoke tests only)")
+    parser.add_argument("--device", default="cuda", help="cuda; cpu for a smoke test")
+    parser.add_argument("--no-fid", action="store_true", help="skip FID (a CPU smoke test: 10,000 test images take ~17 min there)")
+    args = parser.parse_args()
+    out = Path(os.environ.get("OUT", "out"))
+    run = GPU / "runs" / args.name
+    started = time.perf_counter()
+    resume = (run / "checkpoint.pt").is_file()
+    history = runs.train_run(
+        args.recipe, GPU / "train.tar.xz", run, steps=args.steps, device=args.device, resume=resume, ema_decay=args.ema,
+        checkpoint_every=args.checkpoint_every, stop_after=60 * args.minutes, fid_reference=None if args.no_fid else GPU / "test.tar.xz",
+        fid_n=args.fid_n, inception=GPU / "inception-2015-12-05-fp16r.pt.xz", batch_size=args.batch_size,
+    )
+    wall = time.perf_counter() - started
+    with open(run / "commands.jsonl", "a") as f:
+        f.write(json.dumps({"command": shlex.join([sys.executable, *sys.argv]), "resumed": resume,
+                            "commit": os.environ.get("WGAN_TEACH_COMMIT", "unknown"), "wall_seconds": round(wall, 1),
+                            "to_step": history["step"][-1], "training_seconds": round(history["time"][-1], 1)}) + "\n")
+    commands = [json.loads(line) for line in (run / "commands.jsonl").read_text().splitlines()]
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    dest = runs.export_run(run, GPU / "export" / args.name, provenance={
+        "commands": commands, "data": "CIFAR-10 JPEG copy (../shared/data/cifar10-jpeg)", "cuda": torch.version.cuda,
+        "gpu": gpu})
+    out.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(out / f"{args.name}.tar", "w") as tar:
+        tar.add(dest, arcname=args.name)
+    print(f"{args.name}: step {history['step'][-1]}, {history['time'][-1]:.0f} s of training, {wall:.0f} s wall; "
+          f"{out / (args.name + '.tar')}")
+
+
+if __name__ == "__main__":
+    main()
