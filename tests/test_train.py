@@ -170,3 +170,23 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="different recipe"):
         train(generator, critic, EIGHT, Recipe(steps=2, batch_size=8, lam=1.0), latent_dim=2, checkpoint=path,
               resume=True, progress=False)
+
+
+def test_an_interruption_during_the_generator_step_leaves_the_critic_trainable():
+    torch.manual_seed(0)
+    generator, critic = generator_mlp(2, 2, width=8), critic_mlp(2, width=8)
+
+    class Stop(torch.nn.Module):  # a generator whose second forward (the generator step) is interrupted
+        def __init__(self):
+            super().__init__()
+            self.inner, self.calls = generator, 0
+
+        def forward(self, z):
+            self.calls += 1
+            if self.calls == 2:
+                raise KeyboardInterrupt
+            return self.inner(z)
+
+    with pytest.raises(KeyboardInterrupt):
+        train(Stop(), critic, EIGHT, Recipe(steps=1, batch_size=8, critic_steps=1), latent_dim=2, progress=False)
+    assert all(p.requires_grad for p in critic.parameters())

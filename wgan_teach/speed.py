@@ -27,6 +27,7 @@ arithmetic, set the pace. Each field of :class:`Speed` is one lever; all off is 
 from __future__ import annotations
 
 import contextlib
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -130,11 +131,12 @@ class CapturedStep:
     The first ``warmup`` calls run eagerly on a side stream (they are real steps: optimiser state,
     cuDNN's algorithm search and the allocator settle). The next call records the step once into a
     graph with static copies of the inputs, and every call from then on copies its inputs into
-    those and replays the graph. The returned tensor is a copy of the graph's output.
+    those and replays the graph. The returned tensor is a copy of the graph's output. Should the
+    capture fail (an operation that cannot be recorded), it warns and runs the step eagerly from then on.
     """
 
     def __init__(self, step: Callable[[list[torch.Tensor]], torch.Tensor], warmup: int = 3):
-        self.step, self.warmup, self.calls = step, warmup, 0
+        self.step, self.warmup, self.calls, self.failed = step, warmup, 0, False
         self.graph: torch.cuda.CUDAGraph | None = None
         self.inputs: list[torch.Tensor] = []
         self.output: torch.Tensor | None = None
@@ -148,11 +150,18 @@ class CapturedStep:
                 output = self.step(inputs)
             torch.cuda.current_stream().wait_stream(side)
             return output
+        if self.failed:
+            return self.step(inputs)
         if self.graph is None:
             self.inputs = [x.clone() for x in inputs]
             self.graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph):
-                self.output = self.step(self.inputs)
+            try:
+                with torch.cuda.graph(self.graph):
+                    self.output = self.step(self.inputs)
+            except RuntimeError as err:  # nothing ran during the failed capture: go on without a graph
+                warnings.warn(f"CUDA graph capture failed, continuing without graphs: {err}", RuntimeWarning)
+                self.failed, self.graph = True, None
+                return self.step(inputs)
         for static, x in zip(self.inputs, inputs):
             static.copy_(x)
         self.graph.replay()

@@ -248,13 +248,15 @@ def _make_step(generator, critic, opt_g, opt_c, recipe: Recipe, speed: Speed, de
             if recipe.loss == "wgan-clip":
                 clip_weights(critic, recipe.clip)
         critic.requires_grad_(False)  # the generator step needs gradients through f, not for f's weights
-        with speed.autocast(device):
-            fake = at_least_float32(generator(z_generator))
-        g_loss = generator_loss(recipe, critic, fake, score)
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        critic.requires_grad_(True)
+        try:
+            with speed.autocast(device):
+                fake = at_least_float32(generator(z_generator))
+            g_loss = generator_loss(recipe, critic, fake, score)
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+        finally:  # also after an interruption, so that a later run trains the critic again
+            critic.requires_grad_(True)
         if ema is not None:
             ema_update(ema[0], generator, ema[1])
         logs["generator_loss"] = g_loss.detach()
