@@ -104,6 +104,8 @@ def test_nan_stops_with_exit_code_3_and_keeps_the_checkpoint(images, tmp_path, m
         (["train", "--recipe", "cnn32-wgangp", "--data", "{tmp}/missing", "--out", "{tmp}/b"], "missing"),
         (["train", "--recipe", "cnn32-wgangp", "--data", "{images}", "--out", "{tmp}/c", "--steps", "0"], "must be a positive integer"),
         (["train", "--recipe", "cnn32-wgangp", "--data", "{images}", "--out", "{tmp}/d", "--resume"], "nothing to resume"),
+        (["train", "--recipe", "cnn32-wgangp", "--data", "{images}", "--out", "{tmp}/e", "--checkpoint-every", "2",
+          "--fid-every", "3", "--fid-reference", "{images}"], "fid_every (3) must be a multiple of checkpoint_every (2)"),
         (["sample", "--run", "{tmp}/nowhere", "--out", "{tmp}/x.png"], "no run at"),
         (["fid", "--run", "{tmp}/nowhere", "--reference", "{images}"], "no run at"),
     ],
@@ -153,15 +155,16 @@ def test_ema_generators_are_saved_and_stop_after_resumes_to_the_same_run(images,
 @pytest.mark.skipif(not NETWORK.is_file(), reason="the offline Inception copy is not in ../shared")
 def test_fid_during_training_and_of_real_images(images, tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "--data", str(images), "--out", str(run), *TINY, "--ema", "0.9", "--fid-reference", str(images),
-                 "--fid-n", "6", "--inception", str(NETWORK)]) == 0
+    assert main(["train", "--data", str(images), "--out", str(run), *TINY[:-2], "--log-every", "2", "--steps", "6",
+                 "--ema", "0.9", "--fid-reference", str(images), "--fid-n", "6", "--fid-every", "4",
+                 "--inception", str(NETWORK)]) == 0
     scored = [r for r in rows(run) if "fid" in r]
-    assert [(r["step"], r["ema"]) for r in scored] == [(2, False), (2, True), (4, False), (4, True)]
+    assert [(r["step"], r["ema"]) for r in scored] == [(4, False), (4, True), (6, False), (6, True)]  # and the last
     assert all(r["n"] == 6 and r["fid"] > 0 and "test, 12 images" in r["reference"] for r in scored)
     logged = {r["step"]: r["time"] for r in rows(run) if "fid" not in r}
     assert all(r["time"] == logged[r["step"]] for r in scored)  # training time at that step
     assert main(["fid", "--run", str(run), "--reference", str(images), "--split", "train", "--n", "6", "--ema",
-                 "--inception", str(NETWORK), "--checkpoint", str(run / "ema" / "step-000004.pt")]) == 0
+                 "--inception", str(NETWORK), "--checkpoint", str(run / "ema" / "step-000002.pt")]) == 0
     assert rows(run)[-1]["ema"] is True
     capsys.readouterr()
     assert main(["fid", "--real", str(images), "--reference", str(images), "--n", "6", "--inception", str(NETWORK)]) == 0

@@ -2,7 +2,7 @@
 MINUTES, FID-10k of the generator and its moving average at every checkpoint, then put the
 publishable part of the run (wgan_teach.runs.export_run) into $OUT as NAME.tar.
 
-    PYTHONPATH=. python tools/gpu_job.py RECIPE NAME MINUTES [--steps N] [--checkpoint-every K] [--ema DECAY]
+    PYTHONPATH=. python tools/gpu_job.py RECIPE NAME MINUTES [--steps N] [--checkpoint-every K] [--fid-every F]
 
 Reads the git-ignored folder .gpu/ carried with the run: train.tar.xz and test.tar.xz (the JPEG
 CIFAR-10 copy) and inception-2015-12-05-fp16r.pt.xz. The run folder .gpu/runs/NAME stays on the
@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--checkpoint-every", type=int, default=10_000)
     parser.add_argument("--ema", type=float, default=0.999)
     parser.add_argument("--fid-n", type=int, default=10_000, help="generated images per FID (10,000: the protocol)")
+    parser.add_argument("--fid-every", type=int, help="FID every this many steps (default: every checkpoint)")
     parser.add_argument("--batch-size", type=int, help="override both batch sizes (smoke tests only)")
     parser.add_argument("--device", default="cuda", help="cuda; cpu for a smoke test")
     parser.add_argument("--no-fid", action="store_true", help="skip FID (a CPU smoke test: 10,000 test images take ~17 min there)")
@@ -46,7 +47,7 @@ def main() -> None:
     history = runs.train_run(
         args.recipe, GPU / "train.tar.xz", run, steps=args.steps, device=args.device, resume=resume, ema_decay=args.ema,
         checkpoint_every=args.checkpoint_every, stop_after=60 * args.minutes, fid_reference=None if args.no_fid else GPU / "test.tar.xz",
-        fid_n=args.fid_n, inception=GPU / "inception-2015-12-05-fp16r.pt.xz", batch_size=args.batch_size,
+        fid_n=args.fid_n, fid_every=args.fid_every, inception=GPU / "inception-2015-12-05-fp16r.pt.xz", batch_size=args.batch_size,
     )
     wall = time.perf_counter() - started
     with open(run / "commands.jsonl", "a") as f:

@@ -110,6 +110,7 @@ def train_run(
     stop_after: float | None = None,
     fid_reference: str | Path | None = None,
     fid_n: int = 10_000,
+    fid_every: int | None = None,
     inception=None,
     progress: bool = True,
 ) -> dict:
@@ -119,7 +120,8 @@ def train_run(
     :func:`wgan_teach.speed.fastest` for ``device``. ``ema_decay`` keeps a moving average of the
     generator too. ``stop_after`` seconds ends this call cleanly at a checkpoint, to resume later.
 
-    With ``fid_reference`` (the real images; their test split), every checkpoint also scores FID
+    With ``fid_reference`` (the real images; their test split), every ``fid_every``-th step (default:
+    every checkpoint; it must be a multiple of ``checkpoint_every``) and the last also score FID
     (``fid_n`` images, :data:`wgan_teach.fid.PROTOCOL`) of the generator and its average, appended
     to ``metrics.jsonl`` with the training time so far; evaluation time is not counted as training.
     On a NaN the run stops with :class:`wgan_teach.train.NonFiniteLoss`, ``checkpoint.pt`` holding
@@ -127,6 +129,9 @@ def train_run(
     image_recipe = recipe_by_name(recipe)
     out = Path(out)
     speed = fastest(device) if speed is None else speed
+    fid_every = fid_every or checkpoint_every
+    if fid_every % checkpoint_every:
+        raise ValueError(f"fid_every ({fid_every}) must be a multiple of checkpoint_every ({checkpoint_every})")
     training = image_recipe.training
     if steps is not None:
         training = replace(training, steps=steps)
@@ -170,7 +175,7 @@ def train_run(
             if ema is not None:
                 torch.save(ema.state_dict(), _generator_path(out, step, "ema"))
             _save_grid(generator, image_recipe.latent_dim, out / "samples" / f"step-{step:06d}.png")
-            if scorer is not None and step > 0:
+            if scorer is not None and step > 0 and (step % fid_every == 0 or step == training.steps):
                 seconds = history["time"][-1]
                 for averaged, net in ((False, generator), (True, ema)):
                     if net is not None:
