@@ -110,10 +110,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _bench(args) -> None:
     recipe = runs.recipe_by_name(args.recipe)
-    training = recipe.training
+    training = recipe.sized(batch_size=args.batch_size)
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    batch, fake_batch = args.batch_size or training.batch_size, args.batch_size or training.fake_batch_size
+    batch, fake_batch = training.batch_size, training.fake_batch_size
     print(f"{args.recipe} on {name}, torch {torch.__version__}: batch {batch} (generator {fake_batch}), "
           f"{training.critic_steps} critic step(s) per generator step")
     results = {"recipe": args.recipe, "device": name, "torch": torch.__version__, "batch_size": batch,

@@ -41,9 +41,7 @@ def step_time(name: str, speed: Speed, *, device="cpu", steps: int = 200, warmup
     cuDNN's algorithm search). The clock reads after the device has finished its queued work."""
     recipe = recipe_by_name(name)
     steps = math.ceil(steps / warmup) * warmup
-    training = replace(recipe.training, steps=warmup + steps)
-    if batch_size is not None:
-        training = replace(training, batch_size=batch_size, generator_batch_size=batch_size)
+    training = recipe.sized(warmup + steps, batch_size)
     generator, critic = _networks(name, seed)
     marks: dict[int, float] = {}
     train(generator, critic, random_images(device=device).sample, training, latent_dim=recipe.latent_dim, seed=seed,
@@ -56,9 +54,7 @@ def _trained(name: str, speed: Speed, dtype: torch.dtype, *, device, steps: int,
     """The networks of recipe ``name`` (initial weights from ``seed``, in ``dtype``) after ``steps``
     generator steps under ``speed``, with the logged critic losses."""
     recipe = recipe_by_name(name)
-    training = replace(recipe.training, steps=steps)
-    if batch_size is not None:
-        training = replace(training, batch_size=batch_size, generator_batch_size=batch_size)
+    training = recipe.sized(steps, batch_size)
     data = random_images(device=device)
     generator, critic = (net.to(dtype) for net in _networks(name, seed))
     history = train(generator, critic, lambda n, rng: data.sample(n, rng).to(dtype), training, latent_dim=recipe.latent_dim,

@@ -51,6 +51,13 @@ class ImageRecipe:
     def networks(self) -> tuple[torch.nn.Module, torch.nn.Module]:
         return NETWORKS[self.net](self.latent_dim)
 
+    def sized(self, steps: int | None = None, batch_size: int | None = None) -> Recipe:
+        """The loop's :class:`Recipe` with ``steps`` and ``batch_size`` (both batches) overridden where given."""
+        training = self.training if steps is None else replace(self.training, steps=steps)
+        if batch_size is not None:
+            training = replace(training, batch_size=batch_size, generator_batch_size=batch_size)
+        return training
+
 
 _ADAM_WGAN = dict(optimizer="adam", lr=2e-4, betas=(0.0, 0.9), lam=10.0, lr_decay=True, steps=100_000)
 RECIPES: dict[str, ImageRecipe] = {
@@ -132,11 +139,7 @@ def train_run(
     fid_every = fid_every or checkpoint_every
     if fid_every % checkpoint_every:
         raise ValueError(f"fid_every ({fid_every}) must be a multiple of checkpoint_every ({checkpoint_every})")
-    training = image_recipe.training
-    if steps is not None:
-        training = replace(training, steps=steps)
-    if batch_size is not None:
-        training = replace(training, batch_size=batch_size, generator_batch_size=batch_size)
+    training = image_recipe.sized(steps, batch_size)
     config = {"recipe": recipe, "net": image_recipe.net, "latent_dim": image_recipe.latent_dim,
               "training": asdict(training), "ema_decay": ema_decay, "data": str(data), "seed": seed,
               "device": device, "speed": asdict(speed)}
