@@ -162,7 +162,7 @@ def test_fid_during_training_and_of_real_images(images, tmp_path, capsys):
                  "--inception", str(NETWORK)]) == 0
     scored = [r for r in rows(run) if "fid" in r]
     assert [(r["step"], r["ema"]) for r in scored] == [(4, False), (4, True), (6, False), (6, True)]  # and the last
-    assert all(r["n"] == 6 and r["fid"] > 0 and "test, 12 images" in r["reference"] for r in scored)
+    assert all(r["n"] == 6 and r["fid"] > 0 and "test, 6 of 12 images, seed 0" in r["reference"] for r in scored)
     logged = {r["step"]: r["time"] for r in rows(run) if "fid" not in r}
     assert all(r["time"] == logged[r["step"]] for r in scored)  # training time at that step
     assert main(["fid", "--run", str(run), "--reference", str(images), "--split", "train", "--n", "6", "--ema",

@@ -123,3 +123,29 @@ def test_critic_estimate_leaves_the_training_mode_as_it_found_it():
     critic.train()
     critic_estimate(critic, real, fake)
     assert critic.training
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(lr=0), ValueError, "lr must be positive, got 0"),  # once trained silently at the default rate
+        (dict(lr=float("inf")), ValueError, "lr must be finite"),
+        (dict(lam=float("inf")), ValueError, "lam must be finite"),
+        (dict(penalty_at="middle"), ValueError, "penalty_at must be one of"),  # once named `at`
+        (dict(one_sided="no"), TypeError, "one_sided must be True or False"),
+        (dict(seed=float("nan")), ValueError, "seed must be an integer"),
+        (dict(critic=5), TypeError, "critic must be a torch.nn.Module"),
+        (dict(callback=5), TypeError, "callback must be callable"),
+        (dict(constraint="clip", c=float("inf")), ValueError, "c must be finite"),
+    ],
+)
+def test_fit_critic_refuses_what_it_would_silently_misuse(kwargs, error, message):
+    real, fake = two_gaussians(1.0, n=20)
+    with pytest.raises(error, match=message):
+        fit_critic(real, fake, steps=2, **kwargs)
+
+
+def test_a_diverging_fit_raises_instead_of_returning_nan():
+    real, fake = two_gaussians(1.0, n=64)
+    with pytest.raises(FloatingPointError, match="estimate became nan at step 1: training diverged; lower lr"):
+        fit_critic(real, fake, steps=3, batch_size=8, width=8, depth=1, log_every=1, lr=1e30)

@@ -446,3 +446,23 @@ def test_shared_cifar10_jpeg_test_archive():
     assert classes == ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
     assert labels.bincount().tolist() == [1000] * 10
     assert 60 < images.float().mean() < 200 and images.float().std() > 30  # real pictures, not blank
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda u8: load_images(5), TypeError, "source must be a path"),
+        (lambda u8: ImageData(u8, device="banana"), ValueError, "device must be a device such as 'cpu' or 'cuda', got 'banana'"),
+        (lambda u8: ImageData(u8, device=5.5), TypeError, "device must be a str or torch.device"),
+        (lambda u8: ImageData(u8, labels=[0.5, 1.5]), TypeError, "labels must be integers"),  # once truncated to 0, 1
+        (lambda u8: ImageData(u8, labels=["a", "b"]), TypeError, "labels must be integers"),
+        (lambda u8: ImageData(u8, classes=5), TypeError, "classes must be a sequence of class names"),
+        (lambda u8: ImageData(u8).sample(0, torch.Generator()), ValueError, "n must be a positive integer"),  # once empty
+        (lambda u8: ImageData(u8).sample(2, None), TypeError, "generator must be a torch.Generator"),
+        (lambda u8: to_images(torch.tensor([float("nan")])), ValueError, "x must not contain NaN"),  # once pixel 0
+        (lambda u8: to_images(u8), TypeError, "x must be a floating-point tensor"),
+    ],
+)
+def test_bad_arguments_are_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call(torch.zeros(2, 3, 4, 4, dtype=torch.uint8))

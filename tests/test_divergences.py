@@ -115,3 +115,26 @@ def test_w1_exact_weights_and_translation():
 def test_w1_exact_validates(args, error, message):
     with pytest.raises(error, match=message):
         w1_exact(*args)
+
+
+# ---------------------------------------------------------------------------------------------
+# w1_exact without cancellation, at any scale
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1e-300, 1e-8, 1.0, 1e3, 1e8, 1e300]))
+def test_w1_exact_is_exact_for_equal_and_for_nearby_clouds(seed, scale):
+    """Distances come from differences, not from |x|^2 + |y|^2 - 2 x.y: a cloud is at distance 0
+    from itself (once about 1e-8), and a shift by 1e-6 of a cloud near 1000 is 1e-6 (once 0.0)."""
+    rng = np.random.default_rng(seed)
+    x = scale * (1000 + rng.normal(size=(12, 3)))
+    assert w1_exact(x, x[::-1]) == 0.0
+    shift = np.zeros(3)
+    shift[rng.integers(3)] = 1e-6 * scale
+    assert w1_exact(x, x + shift) == pytest.approx(1e-6 * scale, rel=1e-6)
+
+
+def test_w1_exact_near_the_float_limits():
+    assert w1_exact([[1e300, 0.0]], [[-1e300, 0.0]]) == pytest.approx(2e300, rel=1e-15)  # once inf
+    assert w1_exact([[1e-300, 0.0]], [[-1e-300, 0.0]]) == pytest.approx(2e-300, rel=1e-15)  # once 0
+    assert w1_exact([[0.0], [1.0]], [[0.0]], a=[1e308, 1e308]) == pytest.approx(0.5)  # weights summing past the limit

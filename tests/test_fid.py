@@ -134,3 +134,68 @@ def test_fid_with_the_real_network(inception, cifar_test_images, tmp_path):
     assert all(np.array_equal(x, y) for x, y in zip(cached, stats_b))
     flat = torch.full_like(half_a[:20], 128)
     assert fid(flat, stats_b, inception=inception) > 2 * between  # a constant image set is far from CIFAR
+
+
+class _MeanFeatures(torch.nn.Module):
+    """A stand-in for the Inception network: 2048 features that are the images' channel means, repeated."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(1))
+
+    def forward(self, x):
+        return (x.mean(dim=(2, 3)) * self.scale).repeat(1, 683)[:, :2048]
+
+
+def test_frechet_distance_refuses_what_is_not_a_covariance():
+    with pytest.raises(ValueError, match=r"sigma1 must be a covariance \(positive semi-definite\)"):
+        frechet_distance([0, 0], -np.eye(2), [0, 0], -np.eye(2))  # once -4.0
+    with pytest.raises(ValueError, match="sigma2 must be a covariance"):
+        frechet_distance([0, 0], np.eye(2), [0, 0], [[1.0, 2.0], [2.0, 1.0]])  # eigenvalues 3 and -1
+    rank_one = np.outer([1.0, 2.0], [1.0, 2.0])  # singular, with round-off below zero: legal
+    assert frechet_distance([0, 0], rank_one, [0, 0], rank_one) == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e-100, 1e100, 1e150])
+def test_frechet_distance_scales_as_the_square_of_the_features(scale):
+    """FID(s mu, s^2 Sigma) = s^2 FID: no overflow to NaN or underflow to 0 at either end."""
+    rng = np.random.default_rng(0)
+    mu1, mu2, s1, s2 = rng.normal(size=4), rng.normal(size=4), random_spd(4, rng), random_spd(4, rng)
+    value = frechet_distance(mu1, s1, mu2, s2)
+    assert frechet_distance(scale * mu1, scale**2 * s1, scale * mu2, scale**2 * s2) == pytest.approx(scale**2 * value, rel=1e-9)
+    mu, sigma = feature_statistics(scale * rng.normal(size=(50, 3)))
+    assert np.all(np.isfinite(sigma)) and np.all(np.linalg.eigvalsh(sigma) > 0)
+    with pytest.raises(ValueError, match="features are too large"):
+        feature_statistics([[1e200], [-1e200], [0.0]])  # a covariance of 1e400 does not exist in float64
+
+
+def test_bad_fid_arguments_are_named():
+    u8 = torch.zeros(2, 3, 8, 8, dtype=torch.uint8)
+    network = _MeanFeatures()
+    with pytest.raises(TypeError, match=r"reference must be a uint8 image tensor or the pair \(mu, sigma\)"):
+        fid(u8, [u8], inception=network)  # once "missing sigma2"
+    with pytest.raises(ValueError, match="batch must be a positive integer"):
+        fid(u8, u8, inception=network, batch=0)
+    with pytest.raises(ValueError, match="generator_or_images must be uint8 images"):
+        fid(u8.float(), u8, inception=network)
+    with pytest.raises(ValueError, match="batch must be a positive integer"):
+        inception_features(u8, network, batch=-1)
+    with pytest.raises(TypeError, match="inception must be a file path or a loaded network"):
+        inception_network(5)
+    for size in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="size must be a positive integer"):
+            tf1_resize(torch.zeros(1, 3, 4, 4), size)  # size=0 once divided by zero
+    with pytest.raises(TypeError, match="images must be a torch.Tensor"):
+        tf1_resize(np.zeros((1, 3, 4, 4)), 8)
+    assert tf1_resize(torch.zeros(0, 3, 4, 4), 8).shape == (0, 3, 8, 8)
+
+
+def test_a_damaged_statistics_cache_is_computed_again(tmp_path):
+    images = torch.randint(0, 256, (6, 3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    network = _MeanFeatures()
+    stats = reference_statistics(images, network, key="k", cache=tmp_path)
+    (cached,) = tmp_path.glob("fid-reference-*.npz")
+    cached.write_bytes(cached.read_bytes()[:100])  # as an interrupted in-place write once left it
+    again = reference_statistics(images, network, key="k", cache=tmp_path)
+    assert all(np.array_equal(x, y) for x, y in zip(stats, again))
+    assert [p.name for p in tmp_path.iterdir()] == [cached.name]  # replaced whole, no temporary file left

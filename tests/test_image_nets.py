@@ -81,3 +81,25 @@ def test_bad_arguments():
         cnn32(latent_dim=0)
     with pytest.raises(ValueError, match="critic_norm must be 'none' or 'layer'"):
         res32(critic_norm="batch")
+
+
+def test_res32_first_critic_convolution_follows_the_official_he_formula():
+    """The official "he" init has std sqrt(4 / (fan_in + fan_out)); on the 3 -> 128 first convolution
+    that is 4.7 times narrower than PyTorch's He-uniform sqrt(2 / fan_in), which it once used."""
+    torch.manual_seed(0)
+    _, critic = res32()
+    first = critic[0].conv1.weight
+    bound = (3 * 4 / (3 * 9 + 128 * 9)) ** 0.5  # uniform on [-b, b]: std b / sqrt(3)
+    assert first.abs().max() <= bound and first.abs().max() > 0.95 * bound
+    assert (6 / 27) ** 0.5 / bound > 4.6  # the He-uniform bound it replaced
+    assert torch.all(critic[0].conv1.bias == 0)
+
+
+def test_cnn32_is_initialised_as_the_pytorch_baseline():
+    """N(0, 0.02^2) weights and zero biases in every linear and (transposed) convolution layer."""
+    torch.manual_seed(0)
+    for network in cnn32():
+        layers = [m for m in network.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+        weights = torch.cat([m.weight.flatten() for m in layers])
+        assert abs(weights.std().item() - 0.02) < 2e-4 and abs(weights.mean().item()) < 1e-4
+        assert all(torch.all(m.bias == 0) for m in layers)

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -46,3 +47,12 @@ def test_far_away_samples_cover_nothing_and_min_count_is_applied():
 def test_bad_input(samples, name, message):
     with pytest.raises(ValueError, match=message):
         mode_coverage(samples, name)
+
+
+def test_samples_must_be_real_numbers_and_min_count_an_integer():
+    with pytest.raises(TypeError, match="samples must be an array of real numbers, got complex"):
+        mode_coverage(np.zeros((3, 2)) + 1j, "8gaussians")  # once cut to the real part
+    with pytest.raises(ValueError, match="min_count must be a positive integer, got True"):
+        mode_coverage(np.zeros((3, 2)), "8gaussians", min_count=True)
+    with pytest.raises(ValueError, match="samples must be finite"):
+        mode_coverage(np.full((3, 2), 1e39), "8gaussians")  # beyond float32

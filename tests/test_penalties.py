@@ -201,3 +201,32 @@ def test_spectral_norm_critic_is_1_lipschitz():
     with torch.no_grad():
         ratios = (critic(x) - critic(y)).abs().squeeze(1) / (x - y).norm(dim=1)
     assert ratios.max() <= 1.0 + 1e-3
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(epsilon=torch.full((4,), float("nan"), dtype=torch.float64)), ValueError, r"epsilon must lie in \[0, 1\]"),
+        (dict(epsilon=torch.full((4,), 2.0, dtype=torch.float64)), ValueError, r"epsilon must lie in \[0, 1\]"),
+        (dict(epsilon=[0.5] * 4), TypeError, "epsilon must be a floating-point tensor"),
+        (dict(real=torch.full((4, 2), float("nan"), dtype=torch.float64)), ValueError, "real must be finite"),
+        (dict(fake=torch.full((4, 2), float("inf"), dtype=torch.float64), at="fake"), ValueError, "fake must be finite"),
+        (dict(one_sided="no"), TypeError, "one_sided must be True or False"),
+        (dict(real=torch.zeros(4, 2, dtype=torch.float32)), TypeError, "real and fake must have the same dtype"),
+        (dict(critic=5), TypeError, "critic must be a callable network"),
+    ],
+)
+def test_gradient_penalty_refuses_inputs_that_would_give_a_finite_wrong_number(kwargs, error, message):
+    """A linear critic's gradient does not depend on its input, so a NaN sample or epsilon once gave
+    a finite penalty."""
+    arguments = dict(critic=Linear([0.6, 0.8]), real=torch.zeros(4, 2), fake=torch.ones(4, 2)) | kwargs
+    with pytest.raises(error, match=message):
+        gradient_penalty(**arguments)
+
+
+@pytest.mark.parametrize("c, error", [(True, TypeError), (float("inf"), ValueError), (float("nan"), ValueError), ("0.1", TypeError)])
+def test_clip_weights_refuses_what_is_not_a_finite_positive_number(c, error):
+    with pytest.raises(error, match="c must be a positive number"):
+        clip_weights(critic_mlp(2), c)
+    with pytest.raises(TypeError, match="critic must be a torch.nn.Module"):
+        clip_weights(lambda x: x, 0.1)

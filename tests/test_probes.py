@@ -54,3 +54,21 @@ def test_layer_gradient_norms_in_float64_do_not_underflow():
     norms64 = layer_gradient_norms(critic, real, fake, dtype=torch.float64)
     assert norms64.dtype == torch.float64 and 0 < norms64[0] < 1e-80
     assert next(critic.parameters()).dtype == torch.float32  # the probe works on a copy
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: share_at_bounds([0.01], np.inf), ValueError, "c must be finite"),
+        (lambda: share_at_bounds([np.nan], 0.01), ValueError, "weights must be a non-empty array of finite numbers"),
+        (lambda: share_at_bounds([], 0.01), ValueError, "weights must be a non-empty array"),
+        (lambda: share_at_bounds([0.01], 0.01, tolerance=-1), ValueError, "tolerance must be >= 0"),
+        (lambda: max_gradient_norm(nn.Linear(2, 1), (0, 1, 0), n=3), ValueError, "extent must be four numbers"),
+        (lambda: max_gradient_norm(nn.Linear(2, 1), (1, 0, 0, 1), n=3), ValueError, "x_min < x_max"),
+        (lambda: max_gradient_norm(nn.Linear(2, 1), BOX, n=0), ValueError, "n must be a positive integer"),
+        (lambda: linear_pieces(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), (np.nan, 1, 0, 1)), ValueError, "extent"),
+    ],
+)
+def test_bad_probe_arguments_are_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wgan_teach.distances import w1_cdf
 from wgan_teach.toy import DATASETS, gaussian_on_grid, mixture_on_grid, mode_centres, mode_std, point_mass, sample
@@ -74,3 +76,33 @@ def test_grid_families():
         gaussian_on_grid(grid, 0.0, 0.0)
     with pytest.raises(ValueError, match="strictly increasing"):
         gaussian_on_grid([0.0, 0.0], 0.0, 1.0)
+
+
+finite = st.floats(-1e300, 1e300)
+
+
+@settings(max_examples=100, deadline=None)
+@given(finite, st.floats(1e-300, 1e300), st.lists(finite, min_size=1, max_size=4), st.floats(0.0, 1e308))
+def test_grid_families_are_probability_vectors_for_every_legal_parameter(mean, std, means, big):
+    """Any finite mean, any finite positive std, any non-negative weights with a positive sum: a
+    probability vector, never NaN (NaN or infinite parameters once gave all-NaN vectors)."""
+    grid = np.linspace(-3, 3, 13)
+    for p in (gaussian_on_grid(grid, mean, std), mixture_on_grid(grid, means, std, weights=[big + 1.0] * len(means))):
+        assert np.all(np.isfinite(p)) and np.all(p >= 0) and p.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda g: gaussian_on_grid(g, np.nan, 1.0), "mean must be a number"),
+        (lambda g: gaussian_on_grid(g, np.inf, 1.0), "mean must be finite"),
+        (lambda g: gaussian_on_grid(g, 0.0, np.inf), "std must be positive and finite"),
+        (lambda g: mixture_on_grid(g, [0.0, np.nan], 1.0), "means must be finite"),
+        (lambda g: mixture_on_grid(g, [0.0, 1.0], 1.0, weights=[1.0, np.inf]), "weights must be finite"),
+        (lambda g: mixture_on_grid(g, [], 1.0), "means must be a number or a non-empty 1-D array"),
+        (lambda g: point_mass(g, np.nan), "at must be a number"),
+    ],
+)
+def test_nan_and_infinite_parameters_are_refused(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(np.linspace(-1, 1, 5))

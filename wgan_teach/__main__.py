@@ -8,23 +8,33 @@
     python -m wgan_teach sample --run runs/cnn32 --n 64 --out grid.png
     python -m wgan_teach bench --recipe cnn32-wgangp --device cuda --steps 200
 
-Bad arguments end with a one-line message and exit code 2; a loss that turns NaN, with exit code 3.
-``--stop-after`` ends a training command cleanly; the same command with ``--resume`` continues it.
+Every failure ends with a one-line message on stderr and an exit code: 2 for bad arguments, a
+damaged or missing file, or a run folder that another process is writing; 3 for a loss that turns
+NaN (the last good checkpoint is kept); 4 when a file cannot be written (a full disk, a read-only
+folder), in which case every file of the run folder is still whole: free space or fix the
+permissions, then run the same command again (with ``--resume`` once a checkpoint exists).
+``--stop-after`` ends a training command cleanly; the same command with ``--resume`` continues it;
+so does ``--resume`` after a kill.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import sys
-from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from . import bench, runs
+from .files import write_atomically
 from .speed import PLAIN
 from .train import NonFiniteLoss
+
+REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exhausted",
+           errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied", errno.EPERM: "permission denied"}
 
 
 def _positive(text: str) -> int:
@@ -138,7 +148,7 @@ def _bench(args) -> None:
     results["maths"]["plain, float32 vs float64"] = floor
     print(f"  {'plain, float32':24s} {_differences(floor)}  (vs the plain float64 step: rounding alone)")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        write_atomically(args.json, json.dumps(results, indent=2) + "\n")
 
 
 def _differences(diff: dict) -> str:
@@ -170,11 +180,32 @@ def main(argv=None) -> int:
         else:
             print(runs.sample_grid(args.run, args.out, n=args.n, checkpoint=args.checkpoint))
     except NonFiniteLoss as err:
+        _close_progress_bars()
         print(f"error: {err}", file=sys.stderr)
         return 3
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as err:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, runs.RunFolderBusy) as err:
+        _close_progress_bars()
         parser.exit(2, f"error: {err}\n")
+    except OSError as err:
+        _close_progress_bars()
+        print(f"error: {_file_error(err, args.command)}", file=sys.stderr)
+        return 4
     return 0
+
+
+def _close_progress_bars() -> None:
+    """End an interrupted progress bar's line, so that the error is a line of its own (not redrawn over)."""
+    for bar in list(getattr(tqdm, "_instances", [])):
+        bar.close()
+
+
+def _file_error(err: OSError, command: str) -> str:
+    """One line for a failed read or write: which file, why in plain words, and what to do."""
+    reason = REASONS.get(err.errno, err.strerror or str(err))
+    where = f"{err.filename}" if err.filename else ""
+    then = ("run the same command again, with --resume if the run folder holds a checkpoint.pt"
+            if command == "train" else "run the command again")
+    return f"{where or 'a file'}: {reason}. Every file already written is whole; free space or fix the permissions, then {then}"
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import torch
 
+from .checks import positive_int
 from .data import ImageData
 from .runs import RECIPES, recipe_by_name
 from .speed import PLAIN, Speed, fastest
@@ -40,6 +41,7 @@ def step_time(name: str, speed: Speed, *, device="cpu", steps: int = 200, warmup
     steps (rounded up to a multiple of ``warmup``) after ``warmup`` untimed ones (graph capture,
     cuDNN's algorithm search). The clock reads after the device has finished its queued work."""
     recipe = recipe_by_name(name)
+    steps, warmup = positive_int(steps, "steps"), positive_int(warmup, "warmup")
     steps = math.ceil(steps / warmup) * warmup
     training = recipe.sized(warmup + steps, batch_size)
     generator, critic = _networks(name, seed)
@@ -77,6 +79,8 @@ def update_difference(name: str, speed: Speed, *, dtype: torch.dtype = torch.flo
     rounding differences into visible ones; the plain float32 step against the plain float64 one
     (``dtype=torch.float32, reference_dtype=torch.float64``) measures that floor.
     """
+    recipe_by_name(name)
+    positive_int(steps, "steps")
     ref_g, ref_c, ref_loss = _trained(name, reference, reference_dtype or dtype, device=device, steps=steps,
                                       batch_size=batch_size, seed=seed)
     g, c, loss = _trained(name, speed, dtype, device=device, steps=steps, batch_size=batch_size, seed=seed)

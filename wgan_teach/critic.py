@@ -28,29 +28,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import math
+import numbers
+
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .checks import non_negative_number, positive_int, positive_number, real_array
 from .nets import critic_mlp
-from .penalties import clip_weights, gradient_penalty
+from .penalties import PENALTY_POINTS, clip_weights, gradient_penalty
 
 __all__ = ["CONSTRAINTS", "CriticFit", "as_points", "critic_estimate", "fit_critic"]
 
 
 def as_points(samples, name: str) -> torch.Tensor:
-    """A float32 tensor of shape (n, d) from an array of shape (n,) or (n, d); validated."""
-    try:
-        points = torch.as_tensor(np.asarray(samples, dtype=np.float32))
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be an array of real numbers") from err
+    """A float32 tensor of shape (n, d) from an array (or tensor) of shape (n,) or (n, d); validated:
+    real numbers, finite, and within float32's range."""
+    points = real_array(samples, name)
     if points.ndim == 1:
         points = points[:, None]
     if points.ndim != 2 or points.shape[0] == 0:
         raise ValueError(f"{name} must have shape (n,) or (n, d) with n >= 1, got {tuple(points.shape)}")
-    if not torch.isfinite(points).all():
+    if not np.all(np.isfinite(points)):
         raise ValueError(f"{name} must be finite (found NaN or inf)")
-    return points
+    if np.abs(points).max() > np.finfo(np.float32).max:
+        raise ValueError(f"{name} must lie within float32's range (|x| <= 3.4e38), the critic's precision")
+    return torch.from_numpy(points.astype(np.float32))
 
 
 @torch.no_grad()
@@ -114,28 +118,42 @@ def fit_critic(
     :math:`\lVert \nabla f(\hat x) \rVert` at the step's interpolates (computed for monitoring
     whatever the constraint). ``callback(step, critic)``, if given, is called after every step.
     Deterministic for a given ``seed`` on CPU.
+
+    Arguments are checked before anything is trained: ``lam`` finite and >= 0, ``c`` and ``lr``
+    (when given) finite and > 0, counts positive integers, ``one_sided`` a bool. Too large a
+    learning rate or ``lam`` can still make training diverge: a non-finite estimate or penalty
+    stops the fit with a FloatingPointError that says at which step, never a NaN estimate.
     """
     real_t, fake_t = as_points(real, "real"), as_points(fake, "fake")
     if real_t.shape[1] != fake_t.shape[1]:
         raise ValueError(f"real and fake must have the same dimension, got {real_t.shape[1]} and {fake_t.shape[1]}")
-    if constraint not in CONSTRAINTS:
+    if not isinstance(constraint, str) or constraint not in CONSTRAINTS:
         raise ValueError(f"constraint must be one of {CONSTRAINTS}, got {constraint!r}")
-    if not lam >= 0:
-        raise ValueError(f"lam must be >= 0, got {lam!r}")
-    if not c > 0:
-        raise ValueError(f"c must be > 0, got {c!r}")
-    for name, value in (("steps", steps), ("batch_size", batch_size), ("log_every", log_every)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not isinstance(penalty_at, str) or penalty_at not in PENALTY_POINTS:
+        raise ValueError(f"penalty_at must be one of {PENALTY_POINTS}, got {penalty_at!r}")
+    if not isinstance(one_sided, (bool, np.bool_)):
+        raise TypeError(f"one_sided must be True or False, got {one_sided!r}")
+    one_sided = bool(one_sided)
+    lam = non_negative_number(lam, "lam")
+    c = positive_number(c, "c")
+    lr = None if lr is None else positive_number(lr, "lr")
+    steps, batch_size, log_every = (positive_int(v, name) for v, name in
+                                    ((steps, "steps"), (batch_size, "batch_size"), (log_every, "log_every")))
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    if critic is not None and not isinstance(critic, torch.nn.Module):
+        raise TypeError(f"critic must be a torch.nn.Module or None, got {type(critic).__name__}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable as callback(step, critic), got {type(callback).__name__}")
 
     torch.manual_seed(seed)
     if critic is None:
         critic = critic_mlp(real_t.shape[1], width=width, depth=depth, norm=norm)
     if constraint == "clip":
         clip_weights(critic, c)
-        optimizer = torch.optim.RMSprop(critic.parameters(), lr=lr or 1e-3)
+        optimizer = torch.optim.RMSprop(critic.parameters(), lr=1e-3 if lr is None else lr)
     else:
-        optimizer = torch.optim.Adam(critic.parameters(), lr=lr or 2e-3, betas=(0.5, 0.9))
+        optimizer = torch.optim.Adam(critic.parameters(), lr=2e-3 if lr is None else lr, betas=(0.5, 0.9))
     # Linear decay to zero: the last steps settle the critic instead of jittering around the optimum.
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 1 - i / steps)
     rng = torch.Generator().manual_seed(seed)
@@ -167,4 +185,9 @@ def fit_critic(
             history["grad_norm_mean"].append(float(grad_norms.mean()))
             history["grad_norm_std"].append(float(grad_norms.std()) if len(grad_norms) > 1 else 0.0)
             history["grad_norms"].append(grad_norms.numpy())
+            for key in ("estimate", "penalty"):
+                if not math.isfinite(history[key][-1]):
+                    raise FloatingPointError(
+                        f"the critic's {key} became {history[key][-1]} at step {step}: training diverged; "
+                        f"lower lr (now {optimizer.defaults['lr']}) or lam (now {lam})")
     return CriticFit(critic=critic, estimate=history["estimate"][-1], history=history)

@@ -48,6 +48,8 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
+from .checks import torch_device
+
 __all__ = [
     "SPLITS",
     "IMAGE_SUFFIXES",
@@ -108,6 +110,8 @@ def load_images(
     ``labels`` an ``int64`` tensor of shape ``(N,)`` indexing ``classes``, and ``classes`` the
     class names (from ``batches.meta`` for CIFAR batches, else the sorted folder names).
     """
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"source must be a path (str or os.PathLike) to {_KINDS}, got {type(source).__name__}")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -145,12 +149,14 @@ class ImageData:
             raise TypeError(f"images must be a uint8 torch.Tensor, got {_describe(images)}")
         if images.ndim != 4 or images.shape[0] < 1 or images.shape[1] != 3:
             raise ValueError(f"images must have shape N x 3 x H x W with N >= 1, got {tuple(images.shape)}")
-        labels = None if labels is None else torch.as_tensor(labels, dtype=torch.int64)
-        if labels is not None and tuple(labels.shape) != (images.shape[0],):
-            raise ValueError(f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}")
-        self.images = images.to(device)
+        labels = None if labels is None else _labels(labels, images.shape[0])
+        if isinstance(classes, (str, bytes)) or not (classes is None or isinstance(classes, Iterable)):
+            raise TypeError(f"classes must be a sequence of class names, got {type(classes).__name__}")
+        if not isinstance(flip, bool):
+            raise TypeError(f"flip must be True or False, got {flip!r}")
+        self.images = images.to(torch_device(device))
         self.labels = None if labels is None else labels.to(self.images.device)
-        self.classes = list(classes or [])
+        self.classes = [str(name) for name in classes or []]
         self.flip = flip
 
     def __len__(self) -> int:
@@ -162,6 +168,10 @@ class ImageData:
         Indices, then flips (each image mirrored left-right with probability 1/2, when ``flip``), come
         from ``generator``, which must live on the images' device; the same seed gives the same batch.
         """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
         if generator.device != self.images.device:
             raise ValueError(
                 f"generator is on {generator.device} but the images are on {self.images.device}; "
@@ -176,7 +186,13 @@ class ImageData:
 
 
 def to_images(x: torch.Tensor) -> torch.Tensor:
-    """Return the ``uint8`` images ``round(127.5 (x + 1))``, clipped to [0, 255], of a float tensor in [-1, 1]."""
+    """Return the ``uint8`` images ``round(127.5 (x + 1))``, clipped to [0, 255], of a float tensor in [-1, 1].
+
+    NaN has no pixel value (casting it to ``uint8`` gives an arbitrary one): a ValueError."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor, got {_describe(x)}")
+    if torch.isnan(x).any():
+        raise ValueError("x must not contain NaN: the generator's output has no pixel value there")
     return ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
 
 
@@ -212,6 +228,20 @@ def _md5(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _labels(labels, n: int) -> torch.Tensor:
+    """Labels as an int64 tensor of shape (n,): integers (or floats with integer values)."""
+    try:
+        labels = torch.as_tensor(labels)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"labels must be integers, one per image: {error}") from error
+    if tuple(labels.shape) != (n,):
+        raise ValueError(f"labels must have shape ({n},), got {tuple(labels.shape)}")
+    if labels.is_complex() or labels.dtype == torch.bool or (
+            labels.is_floating_point() and not (torch.isfinite(labels).all() and torch.equal(labels, labels.round()))):
+        raise TypeError(f"labels must be integers, got {labels.dtype} values")
+    return labels.to(torch.int64)
 
 
 def _describe(value: object) -> str:

@@ -22,16 +22,29 @@ POT's network simplex. For probability vectors on a common support, :func:`kl_di
 
 The argument conventions follow :func:`scipy.stats.wasserstein_distance`: ``u_values`` are the
 atoms of :math:`p`, ``u_weights`` their (not necessarily normalised) masses, default uniform.
+Arrays may be anything numpy reads as real numbers, or torch tensors (their values are used);
+complex numbers, text, NaN and infinite atoms are refused (:mod:`wgan_teach.checks`).
+
+Every W1 here is homogeneous, :math:`W_1(s p, s q) = |s|\, W_1(p, q)`, and each function uses it to
+stay exact at any scale: values near the float limit are halved before their differences are
+taken; the linear programs are solved on values divided by a power of two that brings the largest
+into :math:`[1, 2)` (HiGHS treats numbers from :math:`10^{20}` up as infinite, and costs below its
+tolerances as zero); and so are the point clouds of :func:`w1_exact`, whose squared distances
+would otherwise over- or underflow at :math:`10^{\pm 300}`. Powers of two rescale without rounding.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import ot
 from scipy.optimize import linprog
+from scipy.spatial.distance import cdist
 from scipy.special import rel_entr
+
+from .checks import normalised_weights, real_array
 
 __all__ = [
     "as_distribution",
@@ -54,13 +67,11 @@ __all__ = [
 def as_distribution(values, weights=None, values_name: str = "values", weights_name: str = "weights"):
     """Validate a discrete distribution sum_i w_i delta_{x_i}; return (values, weights / sum(weights)).
 
-    Raises ``ValueError``/``TypeError`` naming the argument for empty, non-1-D or non-finite
-    values, and for weights of the wrong shape, negative, non-finite or summing to zero.
+    Raises ``ValueError``/``TypeError`` naming the argument for empty, non-1-D, non-finite or
+    complex values, and for weights of the wrong shape, negative, non-finite or summing to zero.
+    Weights whose sum overflows (``[1e308, 1e308]``) are first divided by the largest of them.
     """
-    try:
-        values = np.asarray(values, dtype=float)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{values_name} must be an array of real numbers") from err
+    values = real_array(values, values_name)
     if values.ndim != 1:
         raise ValueError(f"{values_name} must be 1-D, got shape {values.shape}")
     if values.size == 0:
@@ -69,23 +80,29 @@ def as_distribution(values, weights=None, values_name: str = "values", weights_n
         raise ValueError(f"{values_name} must be finite (found NaN or inf)")
     if weights is None:
         return values, np.full(values.size, 1.0 / values.size)
-    try:
-        weights = np.asarray(weights, dtype=float)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{weights_name} must be an array of real numbers") from err
-    if weights.shape != values.shape:
-        raise ValueError(
-            f"{weights_name} must have the same shape as {values_name}: "
-            f"{weights.shape} vs {values.shape}"
-        )
-    if not np.all(np.isfinite(weights)):
-        raise ValueError(f"{weights_name} must be finite (found NaN or inf)")
-    if np.any(weights < 0):
-        raise ValueError(f"{weights_name} must be non-negative")
-    total = weights.sum()
-    if not total > 0:
-        raise ValueError(f"{weights_name} must have a positive sum")
-    return values, weights / total
+    return values, normalised_weights(weights, weights_name, values.shape, values_name)
+
+
+def _points(x, name: str) -> np.ndarray:
+    """Evaluation points: real numbers, any shape; NaN refused (infinities are legal points)."""
+    x = real_array(x, name)
+    if np.isnan(x).any():
+        raise ValueError(f"{name} must not contain NaN")
+    return x
+
+
+_HUGE = 2.0**1022  # from here on, the difference of two floats can overflow
+
+
+def _difference_scale(*arrays: np.ndarray) -> float:
+    """2 if some value is beyond 2^1022 (halving them keeps every difference finite), else 1."""
+    return 2.0 if max(float(np.abs(a).max()) for a in arrays) >= _HUGE else 1.0
+
+
+def _unit_scale(*arrays: np.ndarray) -> float:
+    r"""The power of two :math:`s` with :math:`\max |v| / s \in [1, 2)` (1 if every value is 0)."""
+    largest = max(float(np.abs(a).max()) for a in arrays)
+    return math.ldexp(1.0, math.frexp(largest)[1] - 1) if largest > 0 else 1.0
 
 
 def _sorted_cumulative(values, weights):
@@ -109,14 +126,14 @@ def _quantile_on_grid(sorted_values, cumulative, levels):
 def cdf(x, values, weights=None):
     r"""The CDF :math:`F(x) = \sum_{i:\,x_i \le x} w_i` of a discrete distribution, at each point of ``x``."""
     values, weights = as_distribution(values, weights)
-    return _cdf_on_grid(values, weights, np.asarray(x, dtype=float))
+    return _cdf_on_grid(values, weights, _points(x, "x"))
 
 
 def quantile(t, values, weights=None):
     r"""The quantile function :math:`F^{-1}(t) = \min\{x : F(x) \ge t\}`, at each level of ``t`` in (0, 1]."""
     values, weights = as_distribution(values, weights)
-    t = np.asarray(t, dtype=float)
-    if np.any((t <= 0) | (t > 1)):
+    t = real_array(t, "t")
+    if not np.all((t > 0) & (t <= 1)):  # written so that NaN fails too
         raise ValueError("t must lie in (0, 1]")
     return _quantile_on_grid(*_sorted_cumulative(values, weights), t)
 
@@ -134,12 +151,14 @@ def w1_cdf(u_values, v_values, u_weights=None, v_weights=None) -> float:
     """
     u_values, u_weights = as_distribution(u_values, u_weights, "u_values", "u_weights")
     v_values, v_weights = as_distribution(v_values, v_weights, "v_values", "v_weights")
+    s = _difference_scale(u_values, v_values)  # W1(p, q) = s W1(p / s, q / s)
+    u_values, v_values = u_values / s, v_values / s
     z = np.sort(np.concatenate([u_values, v_values]))
     left_ends, widths = z[:-1], np.diff(z)
     gap = np.abs(
         _cdf_on_grid(u_values, u_weights, left_ends) - _cdf_on_grid(v_values, v_weights, left_ends)
     )
-    return float(np.sum(gap * widths))
+    return s * float(np.sum(gap * widths))
 
 
 def w1_quantile(u_values, v_values, u_weights=None, v_weights=None) -> float:
@@ -153,6 +172,8 @@ def w1_quantile(u_values, v_values, u_weights=None, v_weights=None) -> float:
     """
     u_values, u_weights = as_distribution(u_values, u_weights, "u_values", "u_weights")
     v_values, v_weights = as_distribution(v_values, v_weights, "v_values", "v_weights")
+    s = _difference_scale(u_values, v_values)  # W1(p, q) = s W1(p / s, q / s)
+    u_values, v_values = u_values / s, v_values / s
     u_sorted, u_cumulative = _sorted_cumulative(u_values, u_weights)
     v_sorted, v_cumulative = _sorted_cumulative(v_values, v_weights)
     breaks = np.unique(np.concatenate([[0.0, 1.0], u_cumulative, v_cumulative]))
@@ -163,7 +184,7 @@ def w1_quantile(u_values, v_values, u_weights=None, v_weights=None) -> float:
         _quantile_on_grid(u_sorted, u_cumulative, mids)
         - _quantile_on_grid(v_sorted, v_cumulative, mids)
     )
-    return float(np.sum(gap * widths))
+    return s * float(np.sum(gap * widths))
 
 
 @dataclass(frozen=True)
@@ -176,6 +197,20 @@ class Coupling:
     v_values: np.ndarray
 
 
+# HiGHS at its tightest feasibility tolerances (the defaults, 1e-7, leave W1 about 1e-7 off) and
+# without presolve, which on masses spanning many orders of magnitude can declare a feasible
+# transport problem infeasible.
+_HIGHS = dict(method="highs", options=dict(primal_feasibility_tolerance=1e-10, dual_feasibility_tolerance=1e-10,
+                                          presolve=False))
+
+
+def _linprog(*args, **kwargs):
+    result = linprog(*args, **kwargs, **_HIGHS)
+    if not result.success:  # pragma: no cover - both programs are feasible and bounded
+        raise RuntimeError(f"linprog failed on a feasible, bounded program: {result.message}")
+    return result
+
+
 def w1_coupling(u_values, v_values, u_weights=None, v_weights=None) -> Coupling:
     r"""Wasserstein-1 distance as the linear program over couplings (Kantorovich's primal).
 
@@ -184,26 +219,21 @@ def w1_coupling(u_values, v_values, u_weights=None, v_weights=None) -> Coupling:
         W_1 = \min_{\pi \ge 0} \sum_{i,j} \pi_{ij}\,|x_i - y_j|
         \quad\text{s.t.}\quad \sum_j \pi_{ij} = a_i,\ \ \sum_i \pi_{ij} = b_j
 
-    Solved with :func:`scipy.optimize.linprog` (HiGHS). Meant for small supports: the
-    program has ``len(u_values) * len(v_values)`` variables. Arguments as :func:`w1_cdf`.
+    Solved with :func:`scipy.optimize.linprog` (HiGHS, feasibility tolerances 1e-10) on the values
+    divided by the power of two :math:`s` that brings the largest into :math:`[1, 2)`; the value is
+    :math:`s` times the scaled program's, within about :math:`10^{-9} s`. Meant for small supports:
+    the program has ``len(u_values) * len(v_values)`` variables. Arguments as :func:`w1_cdf`.
     """
     x, a = as_distribution(u_values, u_weights, "u_values", "u_weights")
     y, b = as_distribution(v_values, v_weights, "v_values", "v_weights")
+    s = _unit_scale(x, y)
     m, n = x.size, y.size
-    cost = np.abs(x[:, None] - y[None, :]).ravel()
+    cost = np.abs(x[:, None] / s - y[None, :] / s).ravel()  # |x_i - y_j| / s
     row_sums = np.kron(np.eye(m), np.ones((1, n)))  # sum_j pi_ij
     col_sums = np.kron(np.ones((1, m)), np.eye(n))  # sum_i pi_ij
-    result = linprog(
-        cost,
-        A_eq=np.vstack([row_sums, col_sums]),
-        b_eq=np.concatenate([a, b]),
-        bounds=(0, None),
-        method="highs",
-    )
-    if not result.success:  # pragma: no cover - the program is always feasible and bounded
-        raise RuntimeError(f"linprog failed: {result.message}")
+    result = _linprog(cost, A_eq=np.vstack([row_sums, col_sums]), b_eq=np.concatenate([a, b]), bounds=(0, None))
     plan = np.clip(result.x.reshape(m, n), 0.0, None)
-    return Coupling(value=float(result.fun), plan=plan, u_values=x, v_values=y)
+    return Coupling(value=s * float(result.fun), plan=plan, u_values=x, v_values=y)
 
 
 @dataclass(frozen=True)
@@ -227,6 +257,13 @@ def w1_dual(u_values, v_values, u_weights=None, v_weights=None) -> DualPotential
     :math:`|f(z_{k+1}) - f(z_k)| \le z_{k+1} - z_k` between neighbours. The constant in
     :math:`f` is fixed by :math:`f(z_0) = 0`. The optimal :math:`f` is not unique: this
     returns the one the solver finds. Arguments as :func:`w1_cdf`.
+
+    Solved with :func:`scipy.optimize.linprog` (HiGHS, feasibility tolerances 1e-10) on the support
+    divided by the power of two :math:`s` that brings the largest into :math:`[1, 2)`; :math:`f` is
+    then scaled back. The solver may overstep a constraint by its tolerance, so each step of its
+    :math:`f` is clipped back to :math:`\pm (z_{k+1} - z_k)`: the returned :math:`f` is 1-Lipschitz
+    (up to the rounding of the sum that rebuilds it), and ``value`` is its
+    :math:`\mathbb{E}_p f - \mathbb{E}_q f`, within about :math:`10^{-9} s` of :math:`W_1`.
     """
     x, a = as_distribution(u_values, u_weights, "u_values", "u_weights")
     y, b = as_distribution(v_values, v_weights, "v_values", "v_weights")
@@ -235,19 +272,15 @@ def w1_dual(u_values, v_values, u_weights=None, v_weights=None) -> DualPotential
     mass = np.zeros(k)  # p(z) - q(z): the objective's coefficient on f(z)
     np.add.at(mass, np.searchsorted(support, x), a)
     np.add.at(mass, np.searchsorted(support, y), -b)
+    if k == 1:
+        return DualPotential(value=0.0, support=support, f=np.zeros(1))
+    s = _unit_scale(support)
     steps = np.eye(k)[1:] - np.eye(k)[:-1]  # rows: f(z_{k+1}) - f(z_k)
-    gaps = np.diff(support)
+    gaps = np.diff(support / s)
     bounds = [(0.0, 0.0)] + [(None, None)] * (k - 1)
-    result = linprog(
-        -mass,
-        A_ub=np.vstack([steps, -steps]) if k > 1 else None,
-        b_ub=np.concatenate([gaps, gaps]) if k > 1 else None,
-        bounds=bounds,
-        method="highs",
-    )
-    if not result.success:  # pragma: no cover - f = 0 is feasible and the objective is bounded
-        raise RuntimeError(f"linprog failed: {result.message}")
-    return DualPotential(value=float(-result.fun), support=support, f=result.x)
+    result = _linprog(-mass, A_ub=np.vstack([steps, -steps]), b_ub=np.concatenate([gaps, gaps]), bounds=bounds)
+    f = s * np.concatenate([[0.0], np.cumsum(np.clip(np.diff(result.x), -gaps, gaps))])
+    return DualPotential(value=float(mass @ f), support=support, f=f)
 
 
 def kr_potential_1d(x, u_values, v_values, u_weights=None, v_weights=None) -> np.ndarray:
@@ -260,18 +293,17 @@ def kr_potential_1d(x, u_values, v_values, u_weights=None, v_weights=None) -> np
     """
     u_values, u_weights = as_distribution(u_values, u_weights, "u_values", "u_weights")
     v_values, v_weights = as_distribution(v_values, v_weights, "v_values", "v_weights")
+    x = _points(x, "x")
     z = np.unique(np.concatenate([u_values, v_values]))
     slope = np.sign(_cdf_on_grid(v_values, v_weights, z[:-1]) - _cdf_on_grid(u_values, u_weights, z[:-1]))
-    f_at_z = np.concatenate([[0.0], np.cumsum(slope * np.diff(z))])
-    return np.interp(np.asarray(x, dtype=float), z, f_at_z)
+    s = _difference_scale(z)  # f scales with the atoms: f(x) = s f_{1/s}(x / s)
+    f_at_z = np.concatenate([[0.0], np.cumsum(slope * np.diff(z / s))])
+    return s * np.interp(x / s, z / s, f_at_z)
 
 
 def _point_cloud(points, name: str) -> np.ndarray:
     """Validate a point cloud: (n,) is read as n points on the line, (n, d) as n points in R^d."""
-    try:
-        points = np.asarray(points, dtype=float)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be an array of real numbers") from err
+    points = real_array(points, name)
     if points.ndim == 1:
         points = points[:, None]
     if points.ndim != 2:
@@ -294,24 +326,32 @@ def w1_exact(x, y, a=None, b=None) -> float:
     ``x`` has shape (n, d) or (n,), ``y`` shape (m, d) or (m,); ``a`` and ``b`` are their masses
     (uniform by default, normalised). Solved by POT's network simplex (:func:`ot.emd2`), exact up
     to floating point; its cost grows roughly cubically, so keep n, m to a few thousand.
+
+    The distances are computed from the differences, :math:`\sqrt{\sum_k (x_{ik} - y_{jk})^2}`
+    (:func:`scipy.spatial.distance.cdist`), not as :math:`\sqrt{|x|^2 + |y|^2 - 2 x \cdot y}`,
+    which cancels (equal clouds would be :math:`10^{-8}` apart, and points :math:`10^{-6}` apart
+    near 1000 none), and on the points divided by the power of two that brings the largest
+    coordinate into :math:`[1, 2)`, so that the squares neither overflow nor underflow. If the
+    simplex stops at its iteration limit before the optimum, a RuntimeError says so.
     """
     x, y = _point_cloud(x, "x"), _point_cloud(y, "y")
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and {y.shape[1]}")
     _, a = as_distribution(np.zeros(len(x)), a, "x", "a")
     _, b = as_distribution(np.zeros(len(y)), b, "y", "b")
-    cost = ot.dist(x, y, metric="euclidean")
-    return float(ot.emd2(a, b, cost, numItermax=10_000_000))
+    s = _unit_scale(x, y)
+    cost = cdist(x / s, y / s)  # ||x_i - y_j|| / s
+    value, log = ot.emd2(a, b, cost, numItermax=10_000_000, log=True)
+    if log["warning"] is not None:
+        raise RuntimeError(f"the network simplex did not reach the optimum: {log['warning']}")
+    return s * float(value)
 
 
 def _probability_vectors(p, q):
     """Validate two probability vectors on a common support (same shape, >= 0, each summing to 1)."""
     arrays = []
     for name, v in (("p", p), ("q", q)):
-        try:
-            v = np.asarray(v, dtype=float)
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"{name} must be an array of probabilities") from err
+        v = real_array(v, name, what="an array of probabilities")
         if v.size == 0:
             raise ValueError(f"{name} must not be empty")
         if not np.all(np.isfinite(v)):

