@@ -1,7 +1,7 @@
 """Chapter 6's results table at chosen settings: every data set x method x seed, trained and measured.
 
-    python benchmarks/toy_table.py                       # the chapter's CPU quick settings
-    python benchmarks/toy_table.py --scale 4 --seeds 5   # 4x the generator steps, 5 seeds
+    python benchmarks/toy_table.py                              # the chapter's CPU recipe, seeds 0-4
+    python benchmarks/toy_table.py --steps 4000 --batch-size 256 --seeds 5
 
 Prints one line per run and a summary (mean ± std over seeds) per data set and method.
 """
@@ -11,18 +11,21 @@ import time
 
 import numpy as np
 
-from wgan_teach.experiments import CPU_STEPS, ToyRun, run_many
+from wgan_teach import toy
+from wgan_teach.experiments import METHODS, ToyRun, run_many
 
 
 def main():
+    defaults = ToyRun()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply the chapter's generator steps")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--methods", nargs="+", default=["gan", "wgan-clip", "wgan-gp", "wgan-gp-two-sided", "wgan-gp-lam0.1"])
-    parser.add_argument("--datasets", nargs="+", default=list(CPU_STEPS))
+    parser.add_argument("--steps", type=int, default=defaults.steps)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--datasets", nargs="+", default=list(toy.DATASETS), choices=list(toy.DATASETS))
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
-    runs = [ToyRun(d, m, s, steps=int(CPU_STEPS[d] * args.scale))
+    runs = [ToyRun(d, m, s, steps=args.steps, batch_size=args.batch_size)
             for d in args.datasets for m in args.methods for s in range(args.seeds)]
     start = time.perf_counter()
     results = run_many(runs, workers=args.workers)

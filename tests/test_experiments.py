@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from wgan_teach import toy
-from wgan_teach.experiments import METHODS, ToyRun, evaluate, run_many, run_toy
+from wgan_teach.experiments import METHODS, ToyRun, evaluate, lr_sweep, run_many, run_toy
 
 
 class FromData(torch.nn.Module):
@@ -45,24 +45,43 @@ def test_toy_run_validation():
         ToyRun(method="lsgan")
     with pytest.raises(ValueError, match="steps must be a positive integer"):
         ToyRun(steps=0)
+    with pytest.raises(ValueError, match="critic_width must be a positive integer"):
+        ToyRun(critic_width=0)
+    with pytest.raises(ValueError, match="init must be one of"):
+        ToyRun(init="xavier")
+    with pytest.raises(ValueError, match="snapshot_every must be a positive integer"):
+        ToyRun(snapshot_every=0)
     with pytest.raises(TypeError, match="runs must be ToyRun objects"):
         run_many([{"dataset": "8gaussians"}])
     assert ToyRun(method="wgan-clip").recipe().optimizer == "rmsprop"
     assert ToyRun(lr=1e-3).recipe().lr == 1e-3 and ToyRun().recipe().lr == METHODS["wgan-gp"].lr
 
 
-def test_parallel_runs_equal_sequential_ones():
-    runs = [ToyRun("8gaussians", m, seed=1, steps=20) for m in ("gan", "wgan-clip")]
+def test_the_chapters_wgan_gp_is_algorithm_1():
+    recipe = METHODS["wgan-gp"]
+    assert (recipe.loss, recipe.lam, recipe.one_sided, recipe.critic_steps) == ("wgan-gp", 10.0, False, 5)
+    assert (recipe.optimizer, recipe.betas) == ("adam", (0.0, 0.9))
+
+
+def test_stacks_hold_runs_that_differ_only_in_data_set_and_seed():
+    a = ToyRun("8gaussians", "wgan-gp", seed=0, snapshot_every=5)
+    assert a.stack_key() == ToyRun("swissroll", "wgan-gp", seed=3).stack_key()
+    assert a.stack_key() != ToyRun("8gaussians", "wgan-gp", seed=0, lr=1e-3).stack_key()
+    assert a.stack_key() != ToyRun("8gaussians", "gan", seed=0).stack_key()
+
+
+def test_parallel_stacks_equal_the_same_stacks_in_process():
+    runs = [ToyRun(name, m, seed=s, steps=20) for m in ("gan", "wgan-clip") for name, s in (("8gaussians", 1), ("swissroll", 2))]
     parallel = run_many(runs, workers=2, progress=False)
-    for run, result in zip(runs, parallel):
-        alone = run_toy(run)
-        assert result.run == run
+    in_process = run_many(runs, workers=1, progress=False)
+    for run, result, alone in zip(runs, parallel, in_process):
+        assert result.run == run and result.stacked == 2
         assert np.array_equal(result.samples, alone.samples)
         assert result.quality == alone.quality
 
 
 def test_snapshots_record_the_run():
-    result = run_toy(ToyRun("swissroll", "wgan-gp", seed=0, steps=40), snapshot_every=20, snapshot_size=200)
+    result = run_toy(ToyRun("swissroll", "wgan-gp", seed=0, steps=40, snapshot_every=20))
     assert [s.step for s in result.snapshots] == [0, 20, 40]
     assert [s.seconds for s in result.snapshots] == sorted(s.seconds for s in result.snapshots)
     assert np.isnan(result.snapshots[0].w1_estimate)
@@ -72,8 +91,8 @@ def test_snapshots_record_the_run():
     assert not torch.equal(last[0].weight, critic[0].weight)  # trained weights, not the initial ones
 
 
-def test_wgan_gp_with_the_chapter_cpu_recipe_finds_all_eight_modes():
-    """The test that proves the trainer works; the benchmark reports the real figures."""
+def test_algorithm_1_with_the_chapter_cpu_recipe_finds_all_eight_modes():
+    """The test that proves the trainer works; the chapter reports the real figures over seeds."""
     result = run_toy(ToyRun("8gaussians", "wgan-gp", seed=0))
     assert result.quality["modes_covered"] == 8
     assert result.quality["high_quality"] >= 0.5
@@ -83,3 +102,12 @@ def test_wgan_gp_with_the_chapter_cpu_recipe_finds_all_eight_modes():
 def test_a_generator_that_outputs_nan_scores_nan_with_the_data_sets_keys(dataset, keys):
     quality = evaluate(lambda z: torch.full_like(z, float("nan")), dataset)
     assert set(quality) == keys and np.isnan(quality["w1"])
+
+
+def test_the_methods_learning_rates_are_the_stored_sweeps_best():
+    sweep = lr_sweep()
+    for method, best in sweep["best"].items():
+        scores = {float(lr): score for lr, score in sweep["scores"][method].items()}
+        assert best == min(scores, key=scores.get) == METHODS[method].lr
+    assert METHODS["wgan-gp-one-sided"].lr == METHODS["wgan-gp-lam0.1"].lr == METHODS["wgan-gp"].lr
+    assert sweep["recipe"] == {k: v for k, v in vars(ToyRun()).items() if k not in ("dataset", "method", "seed", "lr")}

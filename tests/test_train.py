@@ -1,6 +1,8 @@
 """The training loop: the three losses against their formulas, determinism, resume, the NaN guard."""
 
+import copy
 import functools
+import math
 
 import pytest
 import torch
@@ -8,7 +10,7 @@ import torch.nn.functional as F
 
 from wgan_teach import toy
 from wgan_teach.nets import critic_mlp, generator_mlp
-from wgan_teach.train import NonFiniteLoss, Recipe, critic_loss, generator_loss, load_checkpoint, train
+from wgan_teach.train import NonFiniteLoss, Recipe, critic_loss, generator_loss, load_checkpoint, train, train_stacked
 
 EIGHT = functools.partial(toy.sample, "8gaussians")
 
@@ -68,14 +70,33 @@ def test_generator_losses():
         ({"optimizer": "sgd"}, "optimizer must be one of"),
         ({"steps": 0}, "steps must be a positive integer"),
         ({"critic_steps": 1.5}, "critic_steps must be a positive integer"),
-        ({"lr": -1e-4}, "lr must be a positive number"),
-        ({"lam": float("nan")}, "lam must be a non-negative number"),
+        ({"lr": -1e-4}, "lr must be positive"),
+        ({"lam": float("nan")}, "lam must be a number"),
+        ({"lam": float("inf")}, "lam must be finite"),
         ({"betas": (0.5, 1.0)}, "betas must be two numbers"),
+        ({"betas": (0.5,)}, "betas must be two numbers"),
+        ({"generator_batch_size": True}, "generator_batch_size must be a positive integer"),
+        ({"batch_size": 2.0}, "batch_size must be a positive integer"),
     ],
 )
 def test_recipe_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Recipe(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [({"lr": True}, "lr must be a number"), ({"one_sided": 1}, "one_sided must be True or False"),
+                                             ({"lr_decay": "yes"}, "lr_decay must be True or False"),
+                                             ({"betas": ("a", 0.9)}, "betas must be a real number")])
+def test_recipe_refuses_wrong_types(kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        Recipe(**kwargs)
+
+
+def test_a_damaged_checkpoint_is_named(tmp_path):
+    path = tmp_path / "run.pt"
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=f"{path} is damaged and cannot be read.*restore it"):
+        load_checkpoint(path)
 
 
 def small_run(recipe, seed=0, init_seed=None, **kwargs):
@@ -190,3 +211,84 @@ def test_an_interruption_during_the_generator_step_leaves_the_critic_trainable()
     with pytest.raises(KeyboardInterrupt):
         train(Stop(), critic, EIGHT, Recipe(steps=1, batch_size=8, critic_steps=1), latent_dim=2, progress=False)
     assert all(p.requires_grad for p in critic.parameters())
+
+
+# -- many runs as one stack ---------------------------------------------------------------------
+
+STACK_DATA = ("8gaussians", "swissroll", "25gaussians")
+
+
+def stack_of_runs(recipe, seeds=(0, 1, 2), **kwargs):
+    nets = [small_networks(seed) for seed in seeds]
+    generators, critics = [g for g, _ in nets], [c for _, c in nets]
+    reals = [functools.partial(toy.sample, name) for name in STACK_DATA[: len(seeds)]]
+    histories = train_stacked(generators, critics, reals, recipe, latent_dim=2, seeds=list(seeds), progress=False,
+                              log_every=3, **kwargs)
+    return generators, critics, histories
+
+
+def small_networks(seed):
+    torch.manual_seed(seed)
+    return generator_mlp(2, 2, width=16), critic_mlp(2, width=16)
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "wgan-clip", "gan"])
+def test_stacked_runs_equal_runs_one_at_a_time_within_float32_round_off(loss):
+    recipe = Recipe(loss=loss, steps=12, batch_size=32, lr=1e-3, lr_decay=True, betas=(0.0, 0.9),
+                    optimizer="rmsprop" if loss == "wgan-clip" else "adam", critic_steps=1 if loss == "gan" else 5)
+    generators, critics, histories = stack_of_runs(recipe)
+    for seed, name, g_stacked, c_stacked, stacked in zip((0, 1, 2), STACK_DATA, generators, critics, histories):
+        generator, critic = small_networks(seed)
+        alone = train(generator, critic, functools.partial(toy.sample, name), recipe, latent_dim=2, seed=seed,
+                      progress=False, log_every=3)
+        assert torch.allclose(parameters(generator, critic), parameters(g_stacked, c_stacked), rtol=0, atol=1e-5)
+        assert not torch.equal(parameters(generator), parameters(small_networks(seed)[0]))  # they did train
+        for key in set(alone) - {"time"}:
+            assert stacked[key] == pytest.approx(alone[key], rel=1e-4, abs=1e-5), key
+
+
+def test_a_stacked_run_that_turns_nan_leaves_the_others_untouched():
+    recipe = Recipe(steps=6, batch_size=16)
+    calls = {"n": 0}
+
+    def poisoned(n, rng):  # the second run's data turn NaN from its 3rd draw on
+        calls["n"] += 1
+        batch = EIGHT(n, rng)
+        return batch * float("nan") if calls["n"] > 2 else batch
+
+    nets = [small_networks(seed) for seed in (0, 1)]
+    generators, critics = [g for g, _ in nets], [c for _, c in nets]
+    histories = train_stacked(generators, critics, [EIGHT, poisoned], recipe, latent_dim=2, seeds=[0, 1],
+                              progress=False)
+    assert all(math.isnan(v) for v in histories[1]["critic_loss"][1:])
+    generator, critic = small_networks(0)
+    alone = train(generator, critic, EIGHT, recipe, latent_dim=2, seed=0, progress=False)
+    assert torch.allclose(parameters(generator, critic), parameters(generators[0], critics[0]), atol=1e-5)
+    assert histories[0]["critic_loss"] == pytest.approx(alone["critic_loss"], rel=1e-4)
+
+
+def test_stacked_moving_average_and_callback():
+    recipe = Recipe(steps=6, batch_size=16)
+    emas = [small_networks(seed)[0] for seed in (0, 1)]
+    seen = []
+    generators, _, histories = stack_of_runs(recipe, seeds=(0, 1), emas=emas, ema_decay=0.5,
+                                             callback=lambda step, g, c, h: seen.append((step, len(h[0].get("step", [])))),
+                                             callback_every=3)
+    assert seen == [(0, 0), (3, 3), (6, 6)]
+    generator, _ = small_networks(0)
+    ema = copy.deepcopy(generator)
+    train(generator, small_networks(0)[1], EIGHT, recipe, latent_dim=2, seed=0, progress=False, ema=ema, ema_decay=0.5)
+    assert torch.allclose(parameters(ema), parameters(emas[0]), atol=1e-5)
+
+
+def test_train_stacked_bad_arguments():
+    recipe = Recipe(steps=2, batch_size=8)
+    g, c = small_networks(0)
+    with pytest.raises(ValueError, match="one per run"):
+        train_stacked([g], [c], [EIGHT, EIGHT], recipe, latent_dim=2, seeds=[0])
+    with pytest.raises(TypeError, match="reals must hold callables"):
+        train_stacked([g], [c], [torch.zeros(8, 2)], recipe, latent_dim=2, seeds=[0])
+    with pytest.raises(ValueError, match="ema_decay must be in"):
+        train_stacked([g], [c], [EIGHT], recipe, latent_dim=2, seeds=[0], emas=[g], ema_decay=1.0)
+    with pytest.raises(ValueError, match="same layers and sizes"):
+        train_stacked([g, generator_mlp(2, 2, width=8)], [c, c], [EIGHT, EIGHT], recipe, latent_dim=2, seeds=[0, 1])

@@ -1,9 +1,11 @@
 r"""Chapter 6's experiments: GAN, WGAN with clipping and WGAN-GP trained on the 2-D mixtures, and measured.
 
-A :class:`ToyRun` names one run (data set, method, seed, size of the networks and of the run);
-:func:`run_toy` trains it with :func:`wgan_teach.train.train` and returns a :class:`ToyResult`
-(measurements and, optionally, snapshots for a training movie); :func:`run_many` runs many of
-them on all CPU cores. Every run is deterministic for its seed.
+A :class:`ToyRun` names one run: data set, method (a key of :data:`METHODS`), seed and sizes.
+:func:`run_many` trains many runs: those that differ only in data set and seed are stacked into one
+network and trained together (:func:`wgan_teach.train.train_stacked`), and the stacks are spread
+over the CPU cores. :func:`run_toy` trains one run in this process and can redraw it live in
+Jupyter. Both return a :class:`ToyResult` per run: its quality and, for a run that asks for them,
+snapshots for a training movie. Every run is deterministic for its seed and its stack.
 
 Quality is measured on 2,000 generated against 2,000 fresh real samples: the exact
 :math:`W_1` between the two sets (POT's network simplex) and, for the mixtures, the modes covered and
@@ -14,11 +16,14 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
+import math
 import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import astuple, dataclass, field, replace
+from pathlib import Path
 
 import IPython.display
 import matplotlib.pyplot as plt
@@ -28,26 +33,37 @@ from tqdm.auto import tqdm
 
 from . import metrics, toy
 from .distances import w1_exact
-from .interactive import figure_png
-from .nets import critic_mlp, generator_mlp
+from .checks import positive_int
+from .interactive import live_png
+from .nets import INITS, critic_mlp, generator_mlp
 from .plots import plot_critic
-from .train import Recipe, train
+from .train import Recipe, train_stacked
 
-__all__ = ["METHODS", "CPU_STEPS", "ToyRun", "ToyResult", "Snapshot", "evaluate", "run_toy", "run_many"]
+__all__ = ["METHODS", "LR_SWEEP", "lr_sweep", "ToyRun", "ToyResult", "Snapshot", "evaluate", "run_toy", "run_many"]
 
 LATENT_DIM = 2  # as the paper's toy code: z ~ N(0, I_2)
 EVAL_SIZE = 2000
-# Generator steps of the chapter's CPU runs, per data set (25 modes take longer to place).
-CPU_STEPS = {"8gaussians": 1500, "25gaussians": 4000, "swissroll": 1500}
 
-# The methods compared, as recipes; the schedule's length and the batch come from the ToyRun.
+_ALGORITHM_1 = Recipe(loss="wgan-gp", critic_steps=5, optimizer="adam", lr=2e-3, betas=(0.0, 0.9), lam=10.0)
+
+# The methods compared, as recipes; the schedule's length and the batch come from the ToyRun. Each
+# learning rate is the best of the stored sweep for that method (LR_SWEEP, printed in Chapter 6).
 METHODS: dict[str, Recipe] = {
-    "gan": Recipe(loss="gan", critic_steps=1, optimizer="adam", lr=2e-3, betas=(0.5, 0.9)),
-    "wgan-clip": Recipe(loss="wgan-clip", critic_steps=5, optimizer="rmsprop", lr=5e-4, clip=0.01),
-    "wgan-gp": Recipe(loss="wgan-gp", critic_steps=5, lr=2e-3, betas=(0.5, 0.9), lam=10.0, one_sided=True),
-    "wgan-gp-two-sided": Recipe(loss="wgan-gp", critic_steps=5, lr=2e-3, betas=(0.5, 0.9), lam=10.0),
-    "wgan-gp-lam0.1": Recipe(loss="wgan-gp", critic_steps=5, lr=2e-3, betas=(0.5, 0.9), lam=0.1),
+    "gan": Recipe(loss="gan", critic_steps=1, optimizer="adam", lr=4e-3, betas=(0.5, 0.9)),
+    "wgan-clip": Recipe(loss="wgan-clip", critic_steps=5, optimizer="rmsprop", lr=1e-3, clip=0.01),
+    "wgan-gp": _ALGORITHM_1,  # the paper's Algorithm 1: two-sided penalty, lambda 10, 5 critic steps, Adam (0, 0.9)
+    "wgan-gp-one-sided": replace(_ALGORITHM_1, one_sided=True),
+    "wgan-gp-lam0.1": replace(_ALGORITHM_1, lam=0.1),  # the lambda of the paper's toy code
 }
+
+
+LR_SWEEP = Path(__file__).with_name("results") / "toy_lr_sweep.json"
+
+
+def lr_sweep() -> dict:
+    """The learning-rate sweep that chose the learning rates of :data:`METHODS`, as
+    ``benchmarks/toy_lr_sweep.py`` stored it: grids, runs, scores, the best rate per method, provenance."""
+    return json.loads(LR_SWEEP.read_text())
 
 
 @dataclass(frozen=True)
@@ -55,43 +71,63 @@ class ToyRun:
     """One training run on a 2-D data set: ``method`` is a key of :data:`METHODS`.
 
     The defaults are the book's CPU recipe: a critic of 3 hidden layers of 32 units, a generator
-    of 3 × 128, batch 256, and the method's learning rate (``lr=None``; 2e-3 for Adam, 5e-4 for
-    WGAN's RMSProp) decayed linearly to zero over ``steps`` generator steps.
+    of 3 × 128, both initialised as in the paper's toy code (``init="he"``, see
+    :func:`wgan_teach.nets.mlp`), batch 64, 1,500 generator steps, and the method's learning rate
+    (``lr=None``) decayed linearly to zero. ``snapshot_every`` asks for a
+    :class:`Snapshot` every that many steps (it changes what is recorded, not the training).
     """
 
     dataset: str = "8gaussians"
     method: str = "wgan-gp"
     seed: int = 0
     steps: int = 1500
-    batch_size: int = 256
+    batch_size: int = 64
     lr: float | None = None
     critic_width: int = 32
     generator_width: int = 128
     depth: int = 3
+    init: str = "he"
+    snapshot_every: int | None = None
 
     def __post_init__(self):
         if self.dataset not in toy.DATASETS:
             raise ValueError(f"unknown data set {self.dataset!r}; valid names: {', '.join(toy.DATASETS)}")
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; valid names: {', '.join(METHODS)}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        if self.snapshot_every is not None and (not isinstance(self.snapshot_every, int) or self.snapshot_every < 1):
+            raise ValueError(f"snapshot_every must be a positive integer or None, got {self.snapshot_every!r}")
+        for name in ("critic_width", "generator_width", "depth"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
         self.recipe()  # validates steps, batch_size and lr
 
     def recipe(self) -> Recipe:
         method = METHODS[self.method]
-        return replace(method, steps=self.steps, batch_size=self.batch_size, lr=self.lr or method.lr, lr_decay=True)
+        return replace(method, steps=self.steps, batch_size=self.batch_size, lr=method.lr if self.lr is None else self.lr,
+                       lr_decay=True)
 
     def networks(self) -> tuple[torch.nn.Module, torch.nn.Module]:
         """A fresh generator and critic, initialised from ``seed``."""
         torch.manual_seed(self.seed)
-        generator = generator_mlp(LATENT_DIM, 2, width=self.generator_width, depth=self.depth)
-        critic = critic_mlp(2, width=self.critic_width, depth=self.depth)
+        generator = generator_mlp(LATENT_DIM, 2, width=self.generator_width, depth=self.depth, init=self.init)
+        critic = critic_mlp(2, width=self.critic_width, depth=self.depth, init=self.init)
         return generator, critic
+
+    def stack_key(self) -> tuple:
+        """Runs with equal keys share a recipe and network sizes, so they can be trained as one stack."""
+        return astuple(replace(self, dataset=toy.DATASETS[0], seed=0, snapshot_every=None))
 
 
 @dataclass
 class Snapshot:
-    """The state of a run at one generator step: training time so far (snapshots excluded), samples
-    at fixed latents, the critic's weights, exact and estimated :math:`W_1`, and the quality measures."""
+    """The state of a run at one generator step: training time so far (the run's share of its stack's
+    time, snapshots excluded), samples at fixed latents, the critic's weights, exact and estimated
+    :math:`W_1`, and the quality measures."""
 
     step: int
     seconds: float
@@ -104,7 +140,8 @@ class Snapshot:
 
 @dataclass
 class ToyResult:
-    """What :func:`run_toy` measured: final quality, wall time (training only), history, snapshots."""
+    """What a run measured: final quality, training time (the run's share of the wall time of its
+    stack of ``stacked`` runs), history, final samples and snapshots."""
 
     run: ToyRun
     quality: dict
@@ -112,6 +149,7 @@ class ToyResult:
     history: dict
     samples: np.ndarray
     snapshots: list[Snapshot] = field(default_factory=list)
+    stacked: int = 1
 
     def critic_at(self, index: int) -> torch.nn.Module:
         """The critic of snapshot ``index``, rebuilt from its weights."""
@@ -148,80 +186,112 @@ def _quality(fake: torch.Tensor, dataset: str, seed: int) -> dict:
     return quality
 
 
-def _live_frame(run: ToyRun, snapshot: Snapshot, critic: torch.nn.Module):
+def _live_frame(run: ToyRun, snapshot: Snapshot, critic: torch.nn.Module) -> IPython.display.Image:
     """The picture redrawn during live training: critic, gradient field, real and generated samples."""
     real = toy.sample(run.dataset, len(snapshot.samples), torch.Generator().manual_seed(0))
     fig, ax = plt.subplots(figsize=(4.2, 4.2), layout="constrained")
     plot_critic(ax, critic, real, snapshot.samples, extent=(-2, 2, -2, 2))
     quality = ", ".join(f"{k} {v:.3g}" for k, v in snapshot.quality.items())
-    ax.set_title(f"{run.method}, step {snapshot.step}: {quality}", fontsize=8)
-    return figure_png(fig)
+    ax.set_title(f"{run.method} on {run.dataset}, step {snapshot.step}\n{quality}", fontsize=8)
+    png, width = live_png(fig)
+    return IPython.display.Image(png, width=width)
 
 
-def run_toy(
-    run: ToyRun,
-    *,
-    snapshot_every: int | None = None,
-    snapshot_size: int = 1000,
-    live: bool = False,
-    device: str = "cpu",
-    progress: bool = False,
-) -> ToyResult:
-    """Train ``run`` and measure it; with ``snapshot_every``, also keep :class:`Snapshot` s for a movie.
+def _train_stack(runs: list[ToyRun], *, live: bool = False, progress: bool = False, device: str = "cpu",
+                 snapshot_size: int = 1000) -> list[ToyResult]:
+    """Train ``runs`` (equal :meth:`ToyRun.stack_key`) as one stack in this process, on ``device``, and measure them."""
+    recipe, stacked = runs[0].recipe(), len(runs)
+    generators, critics = map(list, zip(*(run.networks() for run in runs)))
+    snapshots: dict[int, list[Snapshot]] = {i: [] for i, run in enumerate(runs) if run.snapshot_every}
+    every = math.gcd(*(runs[i].snapshot_every for i in snapshots)) if snapshots else None
+    displays: dict[int, IPython.display.DisplayHandle] = {}
 
-    Snapshots hold ``snapshot_size`` samples at fixed latents, the critic's weights and the exact
-    :math:`W_1` on ``snapshot_size`` samples per side; their cost is excluded from ``seconds``.
-    With ``live=True`` (in Jupyter) the critic and samples are redrawn in place at every snapshot.
-    """
-    generator, critic = run.networks()
-    snapshots: list[Snapshot] = []
-    paused = 0.0
-    display = None
+    def snapshot(step, generators, critics, histories):
+        for i, kept in snapshots.items():
+            if step % runs[i].snapshot_every:
+                continue
+            generator, critic = copy.deepcopy(generators[i]), copy.deepcopy(critics[i])
+            samples = _samples(generator, snapshot_size)
+            quality = _quality(samples, runs[i].dataset, seed=step + 1)
+            history = histories[i]
+            estimate = float(np.mean(history["w1_estimate"][-runs[i].snapshot_every:])) if history else float("nan")
+            seconds = history["time"][-1] / stacked if history else 0.0
+            kept.append(Snapshot(step, seconds, samples.numpy(), critic.state_dict(), quality["w1"], estimate, quality))
+            if live:
+                frame = _live_frame(runs[i], kept[-1], critic)
+                if i in displays:
+                    displays[i].update(frame)
+                else:
+                    displays[i] = IPython.display.display(frame, display_id=True)
 
-    def snapshot(step, generator, critic, history):
-        nonlocal paused, display
-        start = time.perf_counter()
-        generator, critic = copy.deepcopy(generator).cpu(), copy.deepcopy(critic).cpu()
-        samples = _samples(generator, snapshot_size)
-        quality = _quality(samples, run.dataset, seed=step + 1)
-        estimate = float(np.mean(history["w1_estimate"][-snapshot_every:])) if history else float("nan")
-        seconds = start - began - paused
-        snapshots.append(Snapshot(step, seconds, samples.numpy(), critic.state_dict(), quality["w1"], estimate, quality))
-        if live:
-            frame = IPython.display.Image(_live_frame(run, snapshots[-1], critic))
-            if display is None:
-                display = IPython.display.display(frame, display_id=True)
-            else:
-                display.update(frame)
-        paused += time.perf_counter() - start
-
-    began = time.perf_counter()
-    history = train(
-        generator, critic, functools.partial(toy.sample, run.dataset), run.recipe(),
-        latent_dim=LATENT_DIM, seed=run.seed, device=device, log_every=max(run.steps // 10, 1),
-        callback=snapshot if snapshot_every else None, callback_every=snapshot_every or 1, progress=progress,
-    )
-    seconds = time.perf_counter() - began - paused
-    samples = _samples(generator.cpu(), EVAL_SIZE)
-    return ToyResult(run, _quality(samples, run.dataset, seed=1), seconds, history, samples.numpy(), snapshots)
-
-
-def _run_quietly(run: ToyRun) -> ToyResult:
-    torch.set_num_threads(1)  # one core per run: small networks gain nothing from more
-    return run_toy(run)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # networks this small gain nothing from more threads, and lose to contention
+    try:
+        histories = train_stacked(
+            generators, critics, [functools.partial(toy.sample, run.dataset) for run in runs], recipe,
+            latent_dim=LATENT_DIM, seeds=[run.seed for run in runs], device=device,
+            log_every=max(recipe.steps // 10, 1), callback=snapshot if snapshots else None,
+            callback_every=every or 1, progress=progress,
+        )
+    finally:
+        torch.set_num_threads(threads)
+    seconds = histories[0]["time"][-1] / stacked
+    results = []
+    for i, (run, generator, history) in enumerate(zip(runs, generators, histories)):
+        samples = _samples(generator, EVAL_SIZE)
+        results.append(ToyResult(run, _quality(samples, run.dataset, seed=1), seconds, history, samples.numpy(),
+                                 snapshots.get(i, []), stacked))
+    return results
 
 
-def run_many(runs, *, workers: int | None = None, progress: bool = True) -> list[ToyResult]:
-    """:func:`run_toy` for every run, in parallel over ``workers`` processes (default: all CPU cores).
+def run_toy(run: ToyRun, *, live: bool = False, progress: bool = False, device: str = "cpu") -> ToyResult:
+    """Train one run in this process, on ``device``, and measure it; with ``live=True`` (in Jupyter)
+    its critic and samples are redrawn in place at every snapshot (``run.snapshot_every``)."""
+    if not isinstance(run, ToyRun):
+        raise TypeError(f"run must be a ToyRun, got {type(run).__name__}")
+    return _train_stack([run], live=live, progress=progress, device=device)[0]
 
-    Results come back in the order of ``runs``; each is the same as a sequential run would give.
+
+def run_many(runs, *, workers: int | None = None, progress: bool = True, live: bool = False) -> list[ToyResult]:
+    """Train and measure every run; results come back in the order of ``runs``.
+
+    Runs with equal :meth:`ToyRun.stack_key` (the same method, sizes and steps; any data set and
+    seed) are trained as one stack, on one thread, and the stacks run in parallel over ``workers``
+    processes (default: one per CPU core), largest first. A run's result depends on its seed and on
+    the runs stacked with it (they change the round-off, not the maths), never on the number of
+    workers. With ``live=True`` (in Jupyter) the first stack that holds a run with snapshots trains in
+    this process meanwhile, that run redrawn in place at every snapshot.
     """
     runs = list(runs)
     if not all(isinstance(r, ToyRun) for r in runs):
         raise TypeError("runs must be ToyRun objects")
-    workers = workers or len(os.sched_getaffinity(0))
-    if workers == 1:
-        return [run_toy(r) for r in tqdm(runs, disable=not progress, desc="runs")]
-    context = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return list(tqdm(pool.map(_run_quietly, runs), total=len(runs), disable=not progress, desc="runs"))
+    if workers is not None:
+        workers = positive_int(workers, "workers")
+    stacks: dict[tuple, list[int]] = {}
+    for i, run in enumerate(runs):
+        stacks.setdefault(run.stack_key(), []).append(i)
+    cost = lambda stack: len(stack) * runs[stack[0]].recipe().steps * runs[stack[0]].recipe().critic_steps
+    order = sorted(stacks.values(), key=cost, reverse=True)
+    here = next((s for s in order if live and any(runs[i].snapshot_every for i in s)), None)
+    away = [s for s in order if s is not here]
+    workers = min(workers or len(os.sched_getaffinity(0)), len(away))
+    results: list[ToyResult | None] = [None] * len(runs)
+
+    def keep(stack, stack_results, bar):
+        for i, result in zip(stack, stack_results):
+            results[i] = result
+        bar.update(len(stack))
+
+    with tqdm(total=len(runs), disable=not progress, desc="runs") as bar:
+        if workers <= 1 and here is None:  # nothing to overlap: every stack in this process
+            for stack in away:
+                keep(stack, _train_stack([runs[i] for i in stack]), bar)
+            return results
+        context = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
+        with ProcessPoolExecutor(max(workers, 1), mp_context=context) as pool:
+            futures = {pool.submit(_train_stack, [runs[i] for i in stack]): stack for stack in away}
+            if here is not None:
+                keep(here, _train_stack([runs[i] for i in here], live=True), bar)
+            for future in as_completed(futures):
+                keep(futures[future], future.result(), bar)
+    return results

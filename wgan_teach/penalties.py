@@ -24,6 +24,8 @@ after each critic step, which bounds the Lipschitz constant by some (unknown) mu
 from __future__ import annotations
 
 import copy
+import math
+import numbers
 
 import torch
 from torch import nn
@@ -53,6 +55,8 @@ def interpolates(real: torch.Tensor, fake: torch.Tensor, *, generator: torch.Gen
     shape = (real.shape[0],) + (1,) * (real.ndim - 1)
     if epsilon is None:
         epsilon = torch.rand(shape, generator=generator, dtype=real.dtype, device=real.device)
+    elif not isinstance(epsilon, torch.Tensor) or not epsilon.is_floating_point():
+        raise TypeError(f"epsilon must be a floating-point tensor, one value per sample, got {type(epsilon).__name__}")
     elif epsilon.numel() != real.shape[0]:
         raise ValueError(f"epsilon must hold one value per sample ({real.shape[0]}), got shape {tuple(epsilon.shape)}")
     epsilon = epsilon.reshape(shape)
@@ -82,9 +86,11 @@ def gradient_penalty(
 
     ``at`` chooses where the gradient is taken: ``"interpolates"`` (WGAN-GP), or — to demonstrate
     two common mistakes — ``"real"`` (:math:`\epsilon = 1`) or ``"fake"`` (:math:`\epsilon = 0`).
+    NaN or infinite samples, and an ``epsilon`` outside [0, 1], raise a ValueError.
     """
-    if at not in PENALTY_POINTS:
+    if not isinstance(at, str) or at not in PENALTY_POINTS:
         raise ValueError(f"at must be one of {PENALTY_POINTS}, got {at!r}")
+    _check_penalty_inputs(critic, real, fake, one_sided, epsilon)
     if at == "interpolates":
         x_hat = interpolates(real, fake, generator=generator, epsilon=epsilon)
     else:
@@ -94,26 +100,53 @@ def gradient_penalty(
     return penalty_from_scores(critic(x_hat), x_hat, one_sided=one_sided)
 
 
-def penalty_from_scores(f_hat: torch.Tensor, x_hat: torch.Tensor, *, one_sided: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def _check_penalty_inputs(critic, real, fake, one_sided, epsilon) -> None:
+    r"""What :func:`gradient_penalty` needs beyond shapes: a callable critic, a bool ``one_sided``,
+    samples of one dtype with finite values, and :math:`\epsilon \in [0, 1]`. A NaN among the samples
+    would not always show in the penalty (a linear critic's gradient ignores its input), so it is refused."""
+    if not callable(critic):
+        raise TypeError(f"critic must be a callable network, got {type(critic).__name__}")
+    if not isinstance(one_sided, bool):
+        raise TypeError(f"one_sided must be True or False, got {one_sided!r}")
+    _check_pair(real, fake)
+    if real.dtype != fake.dtype:
+        raise TypeError(f"real and fake must have the same dtype, got {real.dtype} and {fake.dtype}")
+    for name, t in (("real", real), ("fake", fake)):
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{name} must be finite (found NaN or inf)")
+    if isinstance(epsilon, torch.Tensor) and not ((epsilon >= 0) & (epsilon <= 1)).all():
+        raise ValueError("epsilon must lie in [0, 1] (found a value outside, or NaN)")
+
+
+def penalty_from_scores(f_hat: torch.Tensor, x_hat: torch.Tensor, *, one_sided: bool = False,
+                        runs: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     r"""The penalty's second half: from the scores :math:`f(\hat x)` of points :math:`\hat x` that
     require grad, :math:`\mathbb{E}(\lVert \nabla f(\hat x) \rVert - 1)^2` and the per-sample norms.
 
     Split out so that a step which scores real, generated and interpolated points in one critic
     forward (:mod:`wgan_teach.speed`) shares this code. The norms are reduced in at least float32
-    whatever the precision of the critic.
+    whatever the precision of the critic. With ``runs``, the batch holds the points of that many
+    independent runs one after another (:class:`wgan_teach.nets.StackedMLP`), and the penalty is
+    the mean over each run's points, shape (runs,).
     """
     (grad,) = torch.autograd.grad(f_hat.sum(), x_hat, create_graph=True)
     grad_norms = grad.flatten(start_dim=1).norm(2, dim=1, dtype=torch.promote_types(grad.dtype, torch.float32))  # ‖∇x̂ f(x̂)‖₂
     excess = grad_norms - 1
     if one_sided:
         excess = excess.clamp(min=0)
-    return (excess**2).mean(), grad_norms.detach()
+    terms = excess**2
+    return (terms.mean() if runs is None else terms.reshape(runs, -1).mean(1)), grad_norms.detach()
 
 
 @torch.no_grad()
 def clip_weights(critic: nn.Module, c: float) -> None:
-    r"""WGAN's constraint: clamp every parameter of the critic into :math:`[-c, c]`, in place."""
-    if not isinstance(c, (int, float)) or not c > 0:
+    r"""WGAN's constraint: clamp every parameter of the critic into :math:`[-c, c]`, in place.
+    ``c`` must be a finite positive number (not a bool)."""
+    if not isinstance(critic, nn.Module):
+        raise TypeError(f"critic must be a torch.nn.Module, got {type(critic).__name__}")
+    if isinstance(c, bool) or not isinstance(c, numbers.Real):
+        raise TypeError(f"c must be a positive number, got {c!r}")
+    if not 0 < c < math.inf:
         raise ValueError(f"c must be a positive number, got {c!r}")
     for parameter in critic.parameters():
         parameter.clamp_(-c, c)
