@@ -13,7 +13,16 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from wgan_teach.interactive import MAX_FRAMES, Slider, SliderFigure, figure_png, slider_figure  # noqa: E402
+from wgan_teach.interactive import (  # noqa: E402
+    LIVE_SCALE,
+    MAX_FRAMES,
+    SCRUBBER_ENV,
+    Slider,
+    SliderFigure,
+    figure_png,
+    live_png,
+    slider_figure,
+)
 
 
 def draw_line(slope, colour="k"):
@@ -63,11 +72,41 @@ def test_static_html_is_cached_and_deterministic():
     assert make().static_html() == first.static_html()
 
 
-def test_mimebundle_offers_widget_and_scrubber():
-    bundle = slider_figure(draw_line, [Slider("slope", (0.0, 1.0))], readout=readout)._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
+class CountingDraw:
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, slope):
+        self.calls += 1
+        return draw_line(slope)
+
+
+def test_live_display_draws_one_frame_and_offers_only_the_widget(monkeypatch):
+    monkeypatch.delenv(SCRUBBER_ENV, raising=False)
+    draw = CountingDraw()
+    bundle = slider_figure(draw, [Slider("slope", (0.0, 1.0, 2.0))])._repr_mimebundle_()
+    assert set(bundle) == {"application/vnd.jupyter.widget-view+json", "text/plain"}
+    assert bundle["text/plain"] == "<SliderFigure draw(slope[3])>"
+    assert draw.calls == 1  # the scrubber's frames are not rendered live
+
+
+def test_stored_display_is_the_scrubber_alone(monkeypatch):
+    monkeypatch.setenv(SCRUBBER_ENV, "1")
+    draw = CountingDraw()
+    bundle = slider_figure(draw, [Slider("slope", (0.0, 1.0, 2.0))], readout=readout)._repr_mimebundle_()
+    assert set(bundle) == {"text/html", "text/plain"}
     assert bundle["text/html"].startswith('<div class="wgan-scrubber"')
-    assert bundle["text/plain"] == "<SliderFigure draw_line(slope[2])>"
+    assert draw.calls == 3  # one frame per grid value, no live widget
+
+
+def test_scrubber_controls_start_hidden_behind_a_note_that_its_script_replaces():
+    """Without scripts (an untrusted notebook) a reader sees the first frame and the note, no dead controls."""
+    html = slider_figure(draw_line, [Slider("slope", (0.0, 1.0))]).static_html()
+    assert '<div class="wgan-scrubber-controls" style="display:none">' in html
+    assert '<p class="wgan-scrubber-note"><em>Run the cell for live sliders.</em></p>' in html
+    script = html[html.rindex("<script>"):]
+    assert '.querySelector(".wgan-scrubber-controls").style.display = ""' in script
+    assert '.querySelector(".wgan-scrubber-note").remove()' in script
 
 
 def test_live_widget_redraws_on_change():
@@ -76,12 +115,16 @@ def test_live_widget_redraws_on_change():
     slider, image, text = box.children
     assert [label for label, _ in slider.options] == ["-1", "+0", "+1"]
     first_png, first_text = image.value, text.value
-    assert first_text == "slope = -1.0 (k)"
+    assert first_text == '<div style="font-family:monospace;white-space:pre-wrap">slope = -1.0 (k)</div>'
     slider.value = 1.0
-    assert text.value == "slope = 1.0 (k)"
+    assert ">slope = 1.0 (k)<" in text.value
     assert image.value != first_png
-    # the live frame for a value is the static frame for the same value
-    assert base64.b64encode(image.value).decode() == payload(figure.static_html())["frames"][2]
+    # Sharp: shown at figure.dpi like any inline figure (2 x 1.5 inches at 90 -> 180 px wide),
+    # rendered with LIVE_SCALE times those pixels.
+    with matplotlib.rc_context({"figure.dpi": 90}):
+        slider.value = 0.0
+    assert Image.open(io.BytesIO(image.value)).size == (LIVE_SCALE * 180, LIVE_SCALE * 135)
+    assert image.layout.width == "180px" and image.layout.max_width == "100%"
 
 
 def test_figure_png_is_a_small_palette_png_and_closes_the_figure():
@@ -90,6 +133,13 @@ def test_figure_png_is_a_small_palette_png_and_closes_the_figure():
     image = Image.open(io.BytesIO(png))
     assert image.mode == "P" and image.size == (100, 75)
     assert not plt.fignum_exists(fig.number)
+    assert Image.open(io.BytesIO(figure_png(draw_line(1.0), dpi=50, colors=None))).mode == "RGBA"
+
+
+def test_live_png_has_twice_the_pixels_of_its_display_width():
+    with matplotlib.rc_context({"figure.dpi": 72}):
+        png, width = live_png(draw_line(1.0))  # 2 x 1.5 inches
+    assert width == 144 and Image.open(io.BytesIO(png)).size == (LIVE_SCALE * 144, LIVE_SCALE * 108)
 
 
 def test_bad_sliders_are_rejected():
@@ -105,6 +155,28 @@ def test_bad_sliders_are_rejected():
         SliderFigure(draw_line, [])
     with pytest.raises(ValueError, match="distinct names"):
         SliderFigure(draw_line, [Slider("x", (1, 2)), Slider("x", (3, 4))])
+    with pytest.raises(TypeError, match="values of slider 'x' must be a sequence of values, got the string 'abc'"):
+        Slider("x", "abc")
+    with pytest.raises(TypeError, match="values of slider 'x' must be a sequence of values, got 5"):
+        Slider("x", 5)
+    with pytest.raises(TypeError, match="static_values of slider 'x' must be a sequence"):
+        Slider("x", (1, 2), static_values=1)
+    with pytest.raises(ValueError, match="fmt '{:d}' of slider 'x' cannot format its value 0.5"):
+        Slider("x", (0.5, 1.0), fmt="{:d}")
+    with pytest.raises(TypeError, match="fmt of slider 'x' must be a format string"):
+        Slider("x", (1, 2), fmt=2)
+    with pytest.raises(TypeError, match="label of slider 'x' must be a string"):
+        Slider("x", (1, 2), label=3)
+    with pytest.raises(TypeError, match=r"sliders must be a list of Slider, got the single Slider 'x': pass \[Slider"):
+        slider_figure(draw_line, Slider("x", (1, 2)))
+    with pytest.raises(TypeError, match="sliders must be a non-empty sequence of Slider, got 5"):
+        slider_figure(draw_line, 5)
+    with pytest.raises(TypeError, match="sequence of Slider"):
+        slider_figure(draw_line, "slope")
+    with pytest.raises(ValueError, match="dpi must be a positive integer"):
+        slider_figure(draw_line, [Slider("x", (1, 2))], dpi=0)
+    with pytest.raises(TypeError, match="alt must be a string"):
+        slider_figure(draw_line, [Slider("x", (1, 2))], alt=None)
     too_many = int(np.ceil(np.sqrt(MAX_FRAMES + 1)))
     with pytest.raises(ValueError, match="frames"):
         SliderFigure(draw_line, [Slider("a", range(too_many)), Slider("b", range(too_many))])
@@ -113,7 +185,10 @@ def test_bad_sliders_are_rejected():
 def test_static_values_limit_the_scrubber_but_not_the_live_slider():
     figure = slider_figure(
         draw_line,
-        [Slider("slope", (-1.0, 0.0, 1.0), initial=0.0, static_values=(0.0, 1.0)), Slider("colour", ("k", "r"), static_values=("k",))],
+        [
+            Slider("slope", (-1.0, 0.0, 1.0), initial=0.0, static_values=(0.0, 1.0)),
+            Slider("colour", ("k", "r"), static_values=("k",)),
+        ],
         readout=readout,
     )
     data = payload(figure.static_html())

@@ -5,11 +5,18 @@ grid of values for each parameter::
 
     slider_figure(draw, [Slider("shift", np.linspace(0, 3, 13))], readout=w1_text)
 
-Displayed in Jupyter, the object shows real ipywidgets sliders that call ``draw`` again on every
-change. It also carries a self-contained HTML scrubber: every frame on the grid rendered to a
-small PNG beforehand, with plain ``<input type="range">`` controls and a few lines of inline
-JavaScript to swap them. The built book shows that one (its mime priority drops the widget view,
-see ``_config.yml``), so the sliders work in a plain browser with no kernel and no network.
+Displayed in a running kernel, the object shows real ipywidgets sliders that call ``draw`` again
+on every change. The figure is shown at the size Jupyter shows other figures (matplotlib's
+``figure.dpi`` CSS pixels per inch) and rendered with twice those pixels, so that it stays sharp.
+
+When a chapter is executed to store its outputs for the book (``tools/execute_notebooks.py`` sets
+``WGAN_TEACH_SCRUBBERS=1`` in the kernel's environment), it displays instead a self-contained HTML
+scrubber: every frame on the grid rendered to a small PNG beforehand, with plain
+``<input type="range">`` controls and a few lines of inline JavaScript to swap them. The built book
+shows it, working in a plain browser with no kernel and no network. The controls start hidden
+behind the words "Run the cell for live sliders", which the script replaces by the controls: where
+scripts do not run (an untrusted notebook in JupyterLab), a reader sees the first frame and that
+sentence rather than controls that do nothing. Only the stored run pays for the frames.
 """
 
 from __future__ import annotations
@@ -20,15 +27,19 @@ import html
 import io
 import itertools
 import json
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import matplotlib.pyplot as plt
 from PIL import Image
 
-__all__ = ["Slider", "SliderFigure", "slider_figure", "figure_png"]
+__all__ = ["Slider", "SliderFigure", "slider_figure", "figure_png", "live_png", "SCRUBBER_ENV"]
 
 MAX_FRAMES = 400
+SCRUBBER_ENV = "WGAN_TEACH_SCRUBBERS"  # "1": display the kernel-free scrubber instead of the live widget
+LIVE_SCALE = 2  # the live figure has this many pixels per CSS pixel: sharp on screens up to 2x
+READOUT_STYLE = "font-family:monospace;white-space:pre-wrap"  # columns of numbers stay aligned
 
 
 @dataclass(frozen=True)
@@ -51,14 +62,25 @@ class Slider:
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise ValueError(f"name must be a Python identifier, got {self.name!r}")
-        values = tuple(self.values)
+        values = _as_tuple(self.values, f"values of slider {self.name!r}")
         if not values:
             raise ValueError(f"values of slider {self.name!r} must not be empty")
         if self.initial is not None and self.initial not in values:
             raise ValueError(f"initial value {self.initial!r} of slider {self.name!r} is not in its values")
         object.__setattr__(self, "values", values)
+        if self.label is not None and not isinstance(self.label, str):
+            raise TypeError(f"label of slider {self.name!r} must be a string or None, got {self.label!r}")
+        if not isinstance(self.fmt, str):
+            raise TypeError(f"fmt of slider {self.name!r} must be a format string such as '{{:.2f}}', got {self.fmt!r}")
+        for value in values:
+            try:
+                self.format(value)
+            except (ValueError, TypeError, IndexError, KeyError) as error:
+                raise ValueError(
+                    f"fmt {self.fmt!r} of slider {self.name!r} cannot format its value {value!r}: {error}"
+                ) from None
         if self.static_values is not None:
-            static = tuple(self.static_values)
+            static = _as_tuple(self.static_values, f"static_values of slider {self.name!r}")
             if not static or any(v not in values for v in static) or values[self.initial_index] not in static:
                 raise ValueError(
                     f"static_values of slider {self.name!r} must be a non-empty subset of its values "
@@ -83,15 +105,40 @@ class Slider:
         return self.label or self.name
 
 
-def figure_png(fig, *, dpi: int = 80, colors: int = 256) -> bytes:
-    """Render a matplotlib figure to a palette PNG (``colors`` colours) and close it."""
+def _as_tuple(values, what: str) -> tuple:
+    """``values`` as a tuple; a string or a scalar is refused rather than split or wrapped."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(
+            f"{what} must be a sequence of values, got the string {values!r}: write ({values!r},) for one value"
+        )
+    try:
+        return tuple(values)
+    except TypeError:
+        raise TypeError(f"{what} must be a sequence of values, got {values!r}") from None
+
+
+def figure_png(fig, *, dpi: int = 80, colors: int | None = 256) -> bytes:
+    """Render a matplotlib figure to a palette PNG (``colors`` colours; None: full colour) and close it."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)
+    if colors is None:
+        return buffer.getvalue()
     image = Image.open(buffer).convert("RGB").quantize(colors=colors)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def live_png(fig) -> tuple[bytes, int]:
+    """A figure for a live display, and the width in CSS pixels to show it at; closes the figure.
+
+    Shown at the size Jupyter shows other figures (matplotlib's ``figure.dpi`` pixels per inch),
+    rendered in full colour with ``LIVE_SCALE`` times those pixels, so that it stays sharp.
+    """
+    dpi = plt.rcParams["figure.dpi"]
+    width = round(fig.get_size_inches()[0] * dpi)
+    return figure_png(fig, dpi=LIVE_SCALE * dpi, colors=None), width
 
 
 class SliderFigure:
@@ -110,11 +157,22 @@ class SliderFigure:
             raise TypeError("draw must be callable: draw(**params) -> matplotlib Figure")
         if readout is not None and not callable(readout):
             raise TypeError("readout must be callable: readout(**params) -> str, or None")
-        sliders = tuple(sliders)
+        if isinstance(sliders, Slider):
+            raise TypeError(
+                f"sliders must be a list of Slider, got the single Slider {sliders.name!r}: pass [Slider(...)]"
+            )
+        try:
+            sliders = tuple(sliders)
+        except TypeError:
+            raise TypeError(f"sliders must be a non-empty sequence of Slider, got {sliders!r}") from None
         if not sliders or not all(isinstance(s, Slider) for s in sliders):
             raise TypeError("sliders must be a non-empty sequence of Slider")
         if len({s.name for s in sliders}) != len(sliders):
             raise ValueError("sliders must have distinct names")
+        if isinstance(dpi, bool) or not isinstance(dpi, int) or dpi <= 0:
+            raise ValueError(f"dpi must be a positive integer, got {dpi!r}")
+        if not isinstance(alt, str):
+            raise TypeError(f"alt must be a string, got {alt!r}")
         n_frames = 1
         for s in sliders:
             n_frames *= len(s.static)
@@ -125,12 +183,11 @@ class SliderFigure:
         self._static_html: str | None = None
 
     def frame(self, **params) -> tuple[bytes, str]:
-        """The PNG and readout text for one setting of the parameters."""
-        png = figure_png(self.draw(**params), dpi=self.dpi)
-        return png, (self.readout(**params) if self.readout else "")
+        """The scrubber's PNG (palette, ``dpi``) and readout text for one setting of the parameters."""
+        return figure_png(self.draw(**params), dpi=self.dpi), self._readout_text(params)
 
-    def _initial_params(self) -> dict[str, Any]:
-        return {s.name: s.values[s.initial_index] for s in self.sliders}
+    def _readout_text(self, params) -> str:
+        return self.readout(**params) if self.readout else ""
 
     # -- live: ipywidgets in a running kernel -------------------------------------------------
     def widget(self):
@@ -148,12 +205,14 @@ class SliderFigure:
             )
             for s in self.sliders
         }
-        image = widgets.Image(format="png")
+        image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         text = widgets.HTML()
 
         def update(_change=None):
-            png, readout = self.frame(**{name: c.value for name, c in controls.items()})
-            image.value, text.value = png, html.escape(readout)
+            params = {name: c.value for name, c in controls.items()}
+            png, width = live_png(self.draw(**params))
+            image.value, image.layout.width = png, f"{width}px"
+            text.value = f'<div style="{READOUT_STYLE}">{html.escape(self._readout_text(params))}</div>'
 
         for control in controls.values():
             control.observe(update, names="value")
@@ -194,30 +253,36 @@ class SliderFigure:
             src=frames[start],
             alt=html.escape(self.alt or "figure; drag the sliders above to change it"),
             readout=html.escape(readouts[start]),
+            readout_style=READOUT_STYLE,
             payload=payload.replace("</", "<\\/"),
         )
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        """Widget view for Jupyter front ends, the static scrubber for HTML renderers."""
-        bundle = dict(self.widget()._repr_mimebundle_())
-        bundle.update({"text/html": self.static_html(), "text/plain": repr(self)})
-        return bundle
+        """The live widget, or the kernel-free scrubber where ``SCRUBBER_ENV`` is "1" (stored outputs)."""
+        if os.environ.get(SCRUBBER_ENV) == "1":
+            return {"text/html": self.static_html(), "text/plain": repr(self)}
+        return {**self.widget()._repr_mimebundle_(), "text/plain": repr(self)}
 
     def __repr__(self) -> str:
         names = ", ".join(f"{s.name}[{len(s.values)}]" for s in self.sliders)
         return f"<SliderFigure {getattr(self.draw, '__name__', 'draw')}({names})>"
 
 
+# The controls start hidden behind a note; the script shows them and removes the note. Where scripts
+# do not run (an untrusted notebook), the first frame and the note remain.
 _SCRUBBER_TEMPLATE = """<div class="wgan-scrubber" id="{uid}">
-<div class="wgan-scrubber-controls">
+<div class="wgan-scrubber-controls" style="display:none">
 {controls}
 </div>
+<p class="wgan-scrubber-note"><em>Run the cell for live sliders.</em></p>
 <img class="wgan-scrubber-frame" style="max-width:100%" alt="{alt}" src="data:image/png;base64,{src}">
-<div class="wgan-scrubber-readout" style="font-family:monospace;white-space:pre-wrap">{readout}</div>
+<div class="wgan-scrubber-readout" style="{readout_style}">{readout}</div>
 <script type="application/json" class="wgan-scrubber-data">{payload}</script>
 <script>
 (function () {{
   var root = document.getElementById("{uid}");
+  root.querySelector(".wgan-scrubber-controls").style.display = "";
+  root.querySelector(".wgan-scrubber-note").remove();
   var data = JSON.parse(root.querySelector(".wgan-scrubber-data").textContent);
   var inputs = root.querySelectorAll("input[type=range]");
   var outputs = root.querySelectorAll("output");
