@@ -1,4 +1,5 @@
-"""Chapter 1 in a real browser, offline: equations typeset, the kernel-free slider works, nothing fails.
+"""The built book in a real browser, offline: equations typeset, the kernel-free sliders work,
+every page of the table of contents fits a phone and a desktop screen, and nothing fails.
 
 Drives Debian's Chromium (/usr/bin/chromium) through Playwright; the page is served from the
 test's own build on 127.0.0.1, and every request to any other host is aborted and counted.
@@ -6,12 +7,17 @@ test's own build on 127.0.0.1, and every request to any other host is aborted an
 
 import functools
 import http.server
+import json
 import shutil
 import threading
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import yaml
 from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -146,3 +152,115 @@ def test_every_scrubber_responds(browser, served_book, chapter, tmp_path):
         page.screenshot(path=str(tmp_path / f"{chapter}-scrubber{s}.png"))
     view.assert_clean()
     page.close()
+
+
+# -- every page of the table of contents, at a phone's and a desktop's width ---------------------
+
+
+def toc_pages():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc.get("parts", [toc]):
+        pages += [chapter["file"] for chapter in part.get("chapters", [])]
+    return pages
+
+
+WIDTHS = (400, 1280)
+
+# Runs in the page once MathJax is done; returns {kind of problem: [descriptions]}. Every folded
+# part of the page (hidden code, answers of exercises) is unfolded first, so it is measured too.
+PAGE_PROBLEMS = r"""
+() => {
+  document.querySelectorAll("details").forEach(d => d.open = true);
+  document.querySelectorAll(".toggle-hidden").forEach(e => e.classList.remove("toggle-hidden"));
+  const article = document.querySelector("article.bd-article");
+  const column = article.getBoundingClientRect();
+  const problems = {overflow: [], "progress bar": [], math: [], image: []};
+  const name = el => {
+    const text = (el.innerText || el.textContent || "").trim().replace(/\s+/g, " ").slice(0, 60);
+    return `<${el.tagName.toLowerCase()}${el.className && typeof el.className === "string" ?
+      " class=" + el.className.trim().split(/\s+/)[0] : ""}> "${text}"`;
+  };
+
+  // 1. Nothing wider than the column: no box past its edges, no block whose content scrolls.
+  const reported = [];
+  for (const el of article.querySelectorAll("*")) {
+    if (el.closest("mjx-assistive-mml")) continue;  // MathML for screen readers, clipped to 1 px
+    if (reported.some(r => r.contains(el))) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    const style = getComputedStyle(el);
+    const scrolls = !style.display.startsWith("inline") && ["auto", "scroll", "hidden"].includes(style.overflowX)
+      && el.scrollWidth > el.clientWidth + 1;
+    const spills = box.right > column.right + 1 || box.left < column.left - 1;
+    if (scrolls || spills) {
+      reported.push(el);
+      problems.overflow.push(scrolls ? `${name(el)} is ${el.scrollWidth} px wide inside ${el.clientWidth} px`
+                                     : `${name(el)} reaches ${Math.round(box.right - column.right)} px past the column`);
+    }
+  }
+
+  // 2. No progress bar stopped short of its total (a stored tqdm line, or a <progress> element).
+  const text = article.innerText;
+  for (const m of text.matchAll(/(\d{1,3})%\|[^|\n]*\|\s*(\d+)\/(\d+)/g)) {
+    if (m[2] !== m[3]) problems["progress bar"].push(m[0]);
+  }
+  for (const bar of article.querySelectorAll("progress")) {
+    if (Number(bar.value) < Number(bar.max)) problems["progress bar"].push(`<progress value=${bar.value} max=${bar.max}>`);
+  }
+
+  // 3. All math typeset: no MathJax error, no TeX left in the text, no reST :math: role on show.
+  for (const err of article.querySelectorAll("mjx-merror, .MathJax_Error")) problems.math.push(`MathJax error: ${name(err)}`);
+  const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const value = node.nodeValue;
+    if (value.includes(":math:`")) problems.math.push(`a raw :math: role: "${value.trim().slice(0, 60)}"`);
+    if (node.parentElement.closest("pre, code, script, style, mjx-container, .wgan-scrubber")) continue;
+    const raw = value.match(/\$\$|\$[^$\s][^$]*\$|\\\(|\\\[|\\begin\{|\\[a-zA-Z]{2,}/);
+    if (raw) problems.math.push(`untypeset TeX "${raw[0].slice(0, 40)}" in "${value.trim().slice(0, 60)}"`);
+  }
+
+  // 4. Figures: a real alt text, drawn at (nearly) the size they were made for, and, for the
+  //    figures of cells, at twice the pixels of that size so that they are sharp on dense screens.
+  for (const img of article.querySelectorAll("img")) {
+    if (img.clientWidth === 0) continue;
+    const src = img.getAttribute("src") || "", alt = (img.getAttribute("alt") || "").trim();
+    const file = src.split("/").pop();
+    if (!alt || alt.includes(file) || /\.(png|jpe?g|svg|gif)$/i.test(alt)) problems.image.push(`no alt text: ${file.slice(0, 40)}`);
+    const designed = img.style.width ? parseFloat(img.style.width)
+      : img.hasAttribute("width") ? parseFloat(img.getAttribute("width")) : img.naturalWidth;
+    const squash = (img.clientWidth / img.clientHeight) / (img.naturalWidth / img.naturalHeight);
+    if (Math.abs(squash - 1) > 0.03) problems.image.push(`${file.slice(0, 40)} is drawn out of shape (${squash.toFixed(2)})`);
+    if (window.innerWidth >= 1280 && img.clientWidth < 0.9 * designed) {
+      problems.image.push(`${file.slice(0, 40)} (alt "${alt.slice(0, 40)}") is drawn at ${img.clientWidth} px, ` +
+                          `made for ${Math.round(designed)} px: its text shrinks below the size it was set in`);
+    }
+    if (!img.closest(".wgan-scrubber") && img.naturalWidth < 1.5 * img.clientWidth) {
+      problems.image.push(`${file.slice(0, 40)} (alt "${alt.slice(0, 40)}") has ${img.naturalWidth} pixels for ` +
+                          `${img.clientWidth} px: blurred on a high-density screen`);
+    }
+  }
+  return problems;
+}
+"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page", toc_pages())
+def test_page_fits_and_shows_no_fault(browser, served_book, page, width):
+    """Every toc page at a phone's and a desktop's width: nothing wider than the text column (no
+    display equation, code or output line cut off or scrolling), no console error or failed
+    request, no frozen progress bar, no untypeset math, and figures with alt text that are sharp
+    and not shrunk."""
+    view = OfflinePage(browser, served_book)
+    page_ = view.page
+    page_.set_viewport_size({"width": width, "height": 900})
+    page_.goto(f"{served_book}/{page}.html", wait_until="networkidle")
+    if page_.evaluate("!!window.MathJax"):
+        page_.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+        page_.evaluate("MathJax.startup.promise")
+    problems = page_.evaluate(PAGE_PROBLEMS)
+    view.assert_clean()
+    page_.close()
+    found = {kind: items for kind, items in problems.items() if items}
+    assert not found, f"{page} at {width} px:\n" + json.dumps(found, indent=1, ensure_ascii=False)

@@ -53,3 +53,12 @@ def test_potential_is_drawn_through_the_dual_values():
     np.testing.assert_array_equal(curve.get_xdata(), dual.support)
     np.testing.assert_array_equal(curve.get_ydata(), dual.f)
     plt.close(fig)
+
+
+def test_book_style_sets_readable_fonts_outside_ipython():
+    with matplotlib.rc_context():
+        plots.book_style()  # no IPython here: only the rc settings
+        for key, value in plots.BOOK_STYLE.items():
+            assert plt.rcParams[key] == value
+        sizes = [v for k, v in plots.BOOK_STYLE.items() if k.endswith("size")]
+        assert min(sizes) * plots.BOOK_STYLE["figure.dpi"] / 72 >= 8  # no text under 8 CSS px

@@ -6,6 +6,9 @@
 * pydata-sphinx-theme logs "Got invalid theme mode" when the template variable ``default_mode``
   (``html_context``) is empty, as it is under sphinx-book-theme unless set: default to
   following the reader's system setting.
+
+It also loads ``book_page`` (the page's own styles, the ``function-source`` directive and the
+bibliography's author–year labels), which lives beside it.
 """
 
 
@@ -25,6 +28,7 @@ def _deduplicate_scripts(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
+    app.setup_extension("book_page")  # the page's own needs: see book_page.py
     app.connect("config-inited", _set_default_mode)
     app.connect("html-page-context", _deduplicate_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
