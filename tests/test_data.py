@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from wgan_teach import data
-from wgan_teach.data import ImageData, download_cifar10, load_images, to_images
+from wgan_teach.data import ImageData, download_cifar10, find_cifar10, load_images, to_images
 
 SHARED_TEST = Path(__file__).resolve().parents[2] / "shared/data/cifar10-jpeg/test.tar.xz"
 META_NAMES = [b"zebra", b"apple", b"mango"]  # not sorted: the order of batches.meta must be kept
@@ -466,3 +466,40 @@ def test_shared_cifar10_jpeg_test_archive():
 def test_bad_arguments_are_named(call, error, message):
     with pytest.raises(error, match=message):
         call(torch.zeros(2, 3, 4, 4, dtype=torch.uint8))
+
+
+@pytest.mark.parametrize("form", ["folder", "x.tar.xz"])
+def test_per_class_keeps_the_first_images_of_each_class(tree, tmp_path, form):
+    root, want_images, want_labels = tree
+    source = root if form == "folder" else pack(root, tmp_path / form)
+    images, labels, classes = load_images(source, per_class=2)
+    first_two = torch.cat([torch.nonzero(want_labels == k).flatten()[:2] for k in range(len(CLASSES))])
+    assert torch.equal(images, want_images[first_two]) and torch.equal(labels, want_labels[first_two])
+    with pytest.raises(ValueError, match="per_class must be a positive integer"):
+        load_images(source, per_class=0)
+
+
+def test_per_class_on_cifar_batches(cifar):
+    folder, _ = cifar
+    images, labels, _ = load_images(folder, per_class=1)
+    full_images, full_labels, _ = load_images(folder)
+    keep = [int(torch.nonzero(full_labels == k).flatten()[0]) for k in sorted(set(full_labels.tolist()))]
+    assert torch.equal(images, full_images[sorted(keep)]) and torch.equal(labels, full_labels[sorted(keep)])
+
+
+def test_find_cifar10_looks_where_it_says(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WGAN_TEACH_CIFAR10", raising=False)
+    jpeg = tmp_path / "jpeg"
+    jpeg.mkdir()
+    (jpeg / "train.tar.xz").write_bytes(b"")
+    (jpeg / "test.tar.xz").write_bytes(b"")
+    assert find_cifar10(jpeg) == jpeg / "train.tar.xz" and find_cifar10(jpeg, split="test") == jpeg / "test.tar.xz"
+    official = tmp_path / "home" / ".cache" / "wgan-teach"
+    official.mkdir(parents=True)
+    (official / "cifar-10-python.tar.gz").write_bytes(b"")
+    assert find_cifar10(tmp_path / "nowhere") == official / "cifar-10-python.tar.gz"  # before any checkout copy
+    monkeypatch.setenv("WGAN_TEACH_CIFAR10", str(jpeg))
+    assert find_cifar10(tmp_path / "nowhere", split="test") == jpeg / "test.tar.xz"
+    with pytest.raises(ValueError, match="split must be one of"):
+        find_cifar10(split="valid")

@@ -111,11 +111,17 @@ def test_install_cell_installs_the_package_from_a_git_url_offline(tmp_path):
 
     --no-deps and --no-index (PIP_* variables) keep pip off the network; the venv's own setuptools (from
     ensurepip) is too old to build pyproject.toml, so the build uses the project's, lent through
-    PYTHONPATH, without build isolation."""
+    PYTHONPATH, without build isolation. The package's dependencies (torch, numpy, ...) are lent by a
+    .pth file, which puts this environment's packages *after* the fresh venv's own: the package itself
+    must come from the fresh install."""
     fresh = tmp_path / "venv"
     venv.create(fresh, with_pip=True)
     python = str(fresh / "bin" / "python")
     import setuptools
+    import torch
+
+    fresh_site = next((fresh / "lib").glob("python3*/site-packages"))
+    (fresh_site / "lent-dependencies.pth").write_text(os.path.dirname(os.path.dirname(torch.__file__)) + "\n")
 
     lent = tmp_path / "build-tools"
     lent.mkdir()

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from wgan_teach.nets import cnn32, res32
+from wgan_teach.nets import cnn32, layer_table, res32
 from wgan_teach.penalties import gradient_penalty
 
 # name -> (generator parameters, critic parameters), counted by hand from the layer lists in the docstrings
@@ -103,3 +103,22 @@ def test_cnn32_is_initialised_as_the_pytorch_baseline():
         weights = torch.cat([m.weight.flatten() for m in layers])
         assert abs(weights.std().item() - 0.02) < 2e-4 and abs(weights.mean().item()) < 1e-4
         assert all(torch.all(m.bias == 0) for m in layers)
+
+
+@pytest.mark.parametrize("build, generator_out", [(lambda: cnn32(width=16), (3, 32, 32)), (lambda: res32(channels=32), (3, 32, 32))])
+def test_layer_tables_add_up_and_end_in_the_right_shapes(build, generator_out):
+    generator, critic = build()
+    for network, shape, last in ((generator, (128,), generator_out), (critic, (3, 32, 32), (1,))):
+        rows = layer_table(network, shape)
+        assert sum(count for *_, count in rows) == sum(p.numel() for p in network.parameters())
+        assert rows[-1][1] == last and len(rows) == len(list(network.children()))
+        assert network.training  # left as it was found
+
+
+def test_cnn32_width_scales_every_layer():
+    narrow, full = cnn32(width=16), cnn32()
+    for a, b in zip(narrow, full):
+        count = lambda module: sum(p.numel() for p in module.parameters())
+        assert count(a) < count(b) or count(b) == 0
+    with pytest.raises(ValueError, match="width must be a positive integer"):
+        cnn32(width=0)

@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--batch-size", type=_positive, help="override both batch sizes (quick trials)")
+    train.add_argument("--lr", type=float, help="override the learning rate (quick trials)")
     train.add_argument("--checkpoint-every", type=_positive, default=1000)
     train.add_argument("--log-every", type=_positive, default=100)
     train.add_argument("--plain", action="store_true", help="the plain step instead of the fast one (wgan_teach.speed)")
@@ -162,7 +163,7 @@ def main(argv=None) -> int:
         if args.command == "train":
             history = runs.train_run(
                 args.recipe, args.data, args.out, steps=args.steps, device=args.device, seed=args.seed, resume=args.resume,
-                batch_size=args.batch_size, speed=PLAIN if args.plain else None, ema_decay=args.ema,
+                batch_size=args.batch_size, lr=args.lr, speed=PLAIN if args.plain else None, ema_decay=args.ema,
                 checkpoint_every=args.checkpoint_every, log_every=args.log_every,
                 stop_after=60 * args.stop_after if args.stop_after else None, fid_reference=args.fid_reference,
                 fid_n=args.fid_n, fid_every=args.fid_every, inception=args.inception)

@@ -48,7 +48,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .checks import torch_device
+from .checks import positive_int, torch_device
 
 __all__ = [
     "SPLITS",
@@ -60,6 +60,8 @@ __all__ = [
     "ImageData",
     "to_images",
     "download_cifar10",
+    "find_cifar10",
+    "CIFAR10_ENV",
 ]
 
 SPLITS = ("train", "test")
@@ -68,6 +70,7 @@ ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz")
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
+CIFAR10_ENV = "WGAN_TEACH_CIFAR10"
 
 _META = "batches.meta"
 _BATCHES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
@@ -97,6 +100,7 @@ def load_images(
     split: str = "train",
     size: int = 32,
     resize: bool = False,
+    per_class: int | None = None,
     progress: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """Read every image of ``split`` from ``source`` and decode it, once, into one tensor.
@@ -109,6 +113,8 @@ def load_images(
     Returns ``(images, labels, classes)``: ``images`` a ``uint8`` tensor ``N x 3 x size x size``,
     ``labels`` an ``int64`` tensor of shape ``(N,)`` indexing ``classes``, and ``classes`` the
     class names (from ``batches.meta`` for CIFAR batches, else the sorted folder names).
+    ``per_class`` keeps only the first that many images of each class (in file order), and decodes
+    only those: a quick, balanced subset.
     """
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"source must be a path (str or os.PathLike) to {_KINDS}, got {type(source).__name__}")
@@ -116,14 +122,21 @@ def load_images(
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"size must be a positive int, got {size!r}")
+    if per_class is not None:
+        per_class = positive_int(per_class, "per_class")
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"source {str(path)!r} does not exist; expected {_KINDS}")
     names, files = _read_source(path, lambda name: _wanted(name, split))
     if _META in {PurePosixPath(name).name for name in files}:
         images, labels, classes = _cifar_batches(path, files, split)
+        if per_class is not None:
+            keep = torch.cat([torch.nonzero(labels == k).flatten()[:per_class] for k in range(len(classes))]).sort().values
+            images, labels = images[keep.numpy()], labels[keep]
         return _resized_batches(path, images, size, resize, progress), labels, classes
     members = _split_members(path, files, names, split)
+    if per_class is not None:
+        members = [pair for i, pair in enumerate(members) if i < per_class or pair[0] != members[i - per_class][0]]
     return _decode_members(path, members, files, size, resize, progress)
 
 
@@ -220,6 +233,27 @@ def download_cifar10(root: str | os.PathLike, *, url: str = CIFAR10_URL, md5: st
     finally:
         partial.unlink(missing_ok=True)
     return path
+
+
+def find_cifar10(*places: str | os.PathLike, split: str = "train") -> Path | None:
+    """The source of CIFAR-10's ``split`` on this machine (for :func:`load_images`), or None.
+
+    Looked for in ``places``, then in the folder or archive named by the environment variable
+    ``WGAN_TEACH_CIFAR10``, in ``~/.cache/wgan-teach`` (where :func:`download_cifar10` may have put
+    it) and in the JPEG copy ``../shared/data/cifar10-jpeg`` beside a checkout of the book. In a
+    folder: ``train.tar.xz`` / ``test.tar.xz`` (the JPEG copy), the official archive, or its
+    unpacked ``cifar-10-batches-py``."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    checkout = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg"
+    candidates = [*places, os.environ.get(CIFAR10_ENV), Path.home() / ".cache" / "wgan-teach", checkout]
+    for place in (Path(p).expanduser() for p in candidates if p):
+        for path in (place / f"{split}.tar.xz", place / CIFAR10_ARCHIVE, place / "cifar-10-batches-py"):
+            if path.is_file() or (path / _META).is_file():
+                return path
+        if place.is_file() or (place / _META).is_file():
+            return place
+    return None
 
 
 def _md5(path: Path) -> str:

@@ -176,9 +176,13 @@ def inception_network(path: str | os.PathLike | None = None, *, device: str | to
 
 @torch.no_grad()
 def inception_features(images: torch.Tensor, network, *, batch: int = 200, progress: bool = False) -> np.ndarray:
-    """Pool3 features, shape (n, 2048), of ``uint8`` images (n, 3, h, w) under the module's protocol."""
-    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError("images must be a uint8 tensor of shape (n, 3, h, w)")
+    """Pool3 features, shape (n, 2048), of ``uint8`` images (n, 3, h, w) under the module's protocol.
+
+    Floating-point images on the same 0-255 scale are accepted too, unquantised: the protocol
+    quantises, and comparing the two shows what the quantisation does (Chapter 7)."""
+    if (not isinstance(images, torch.Tensor) or not (images.dtype == torch.uint8 or images.is_floating_point())
+            or images.ndim != 4 or images.shape[1] != 3):
+        raise ValueError("images must be a uint8 (or 0-255 floating-point) tensor of shape (n, 3, h, w)")
     if len(images) == 0:
         raise ValueError("images must not be empty")
     batch = positive_int(batch, "batch")

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["NORMS", "mlp", "critic_mlp", "generator_mlp", "StackedMLP", "cnn32", "res32"]
+__all__ = ["NORMS", "INITS", "mlp", "critic_mlp", "generator_mlp", "StackedMLP", "cnn32", "res32", "layer_table"]
 
 NORMS = ("none", "layer", "batch")
 INITS = ("torch", "he")
@@ -290,3 +290,34 @@ class _MeanPool(nn.Module):
 def _positive_int(name: str, value) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def layer_table(network: nn.Module, input_shape: tuple[int, ...]) -> list[tuple[str, tuple[int, ...], int]]:
+    """The layers of ``network`` as it runs on one input of shape ``input_shape`` (batch of 2, in eval
+    mode): for each top-level layer, its name, its output shape without the batch axis and its number
+    of parameters. The parameters of the rows add up to the network's."""
+    rows = []
+    hooks = [layer.register_forward_hook(
+                 lambda module, _, output, name=name: rows.append((name, tuple(output.shape[1:]),
+                                                                   sum(p.numel() for p in module.parameters()))))
+             for name, layer in network.named_children()]
+    was_training = network.training
+    try:
+        network.eval()
+        with torch.no_grad():
+            network(torch.zeros(2, *input_shape))
+    finally:
+        network.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    layers = dict(network.named_children())
+    return [(_layer_name(layers[name]), shape, count) for name, shape, count in rows]
+
+
+def _layer_name(layer: nn.Module) -> str:
+    name = type(layer).__name__.lstrip("_")
+    if isinstance(layer, _ResBlock):
+        return f"{name}, {'resample ' + layer.resample if layer.resample else 'same size'}"
+    if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
+        return f"{name} {layer.kernel_size[0]}x{layer.kernel_size[1]}, stride {layer.stride[0]}"
+    return name

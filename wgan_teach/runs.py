@@ -53,7 +53,8 @@ from .speed import Speed, fastest
 from .train import Recipe, train
 
 __all__ = ["ImageRecipe", "RECIPES", "recipe_by_name", "RunFolderBusy", "locked", "read_checkpoint", "train_run",
-           "FidScorer", "fid_run", "fid_of_real", "sample_grid", "load_generator", "export_run"]
+           "FidScorer", "fid_run", "fid_of_real", "sample_grid", "load_generator", "export_run", "PublishedRun",
+           "published_runs"]
 
 NETWORKS = {"cnn32": cnn32, "res32": res32}
 GRID_SEED = 12345
@@ -77,12 +78,12 @@ class ImageRecipe:
             return NETWORKS[self.net](self.latent_dim)
         return NETWORKS[self.net](self.latent_dim, **{"cnn32": {"width": self.width}, "res32": {"channels": self.width}}[self.net])
 
-    def sized(self, steps: int | None = None, batch_size: int | None = None) -> Recipe:
-        """The loop's :class:`Recipe` with ``steps`` and ``batch_size`` (both batches) overridden where given."""
+    def sized(self, steps: int | None = None, batch_size: int | None = None, lr: float | None = None) -> Recipe:
+        """The loop's :class:`Recipe` with ``steps``, ``batch_size`` (both batches) and ``lr`` overridden where given."""
         training = self.training if steps is None else replace(self.training, steps=steps)
         if batch_size is not None:
             training = replace(training, batch_size=batch_size, generator_batch_size=batch_size)
-        return training
+        return training if lr is None else replace(training, lr=lr)
 
 
 _ADAM_WGAN = dict(optimizer="adam", lr=2e-4, betas=(0.0, 0.9), lam=10.0, lr_decay=True, steps=100_000)
@@ -231,6 +232,7 @@ def train_run(
     seed: int = 0,
     resume: bool = False,
     batch_size: int | None = None,
+    lr: float | None = None,
     speed: Speed | None = None,
     ema_decay: float | None = None,
     checkpoint_every: int = 1000,
@@ -243,8 +245,8 @@ def train_run(
     progress: bool = True,
 ) -> dict:
     """Train ``recipe`` on the images of ``data`` (any :func:`wgan_teach.data.load_images` source) into
-    the run folder ``out`` (module docstring); returns the history. ``steps`` and ``batch_size``
-    override the recipe's (``batch_size`` sets both batches: for quick trials). ``speed`` defaults to
+    the run folder ``out`` (module docstring); returns the history. ``steps``, ``batch_size`` and
+    ``lr`` override the recipe's (``batch_size`` sets both batches: for quick trials). ``speed`` defaults to
     :func:`wgan_teach.speed.fastest` for ``device``. ``ema_decay`` keeps a moving average of the
     generator too. ``stop_after`` seconds ends this call cleanly at a checkpoint, to resume later.
 
@@ -267,8 +269,8 @@ def train_run(
     out = Path(out)
     speed = fastest(device) if speed is None else speed
     fid_every = fid_every or checkpoint_every
-    training = image_recipe.sized(steps, batch_size)
-    config = {"recipe": recipe, "net": image_recipe.net, "latent_dim": image_recipe.latent_dim,
+    training = image_recipe.sized(steps, batch_size, lr)
+    config = {"recipe": recipe, "net": image_recipe.net, "width": image_recipe.width, "latent_dim": image_recipe.latent_dim,
               "training": asdict(training), "ema_decay": ema_decay, "data": str(data), "seed": seed,
               "device": device, "speed": asdict(speed)}
     checkpoint = out / "checkpoint.pt"
@@ -485,7 +487,7 @@ def load_generator(run: str | Path, checkpoint: str | Path | None = None, *, dev
     """The generator of a run: from ``checkpoint`` (a ``generators/step-*.pt`` file) or the latest one.
     A damaged file is a ValueError that names it."""
     config = _config(run)
-    generator, _ = NETWORKS[config["net"]](config["latent_dim"])
+    generator, _ = ImageRecipe(config["net"], Recipe(), config["latent_dim"], config.get("width")).networks()
     if checkpoint is None:
         saved = sorted((Path(run) / "generators").glob("step-*.pt"))
         if not saved:
@@ -579,3 +581,48 @@ def export_run(run: str | Path, dest: str | Path, *, provenance: dict | None = N
               "final_step": steps[-1] if steps else 0, **(provenance or {})}
     write_atomically(dest / "provenance.json", json.dumps(record, indent=2) + "\n")
     return dest
+
+
+@dataclass(frozen=True)
+class PublishedRun:
+    """A run as :func:`export_run` published it (Chapter 7 reads these): its folder, ``config``,
+    ``provenance`` and the rows of ``metrics.jsonl``."""
+
+    folder: Path
+    config: dict
+    provenance: dict
+    metrics: tuple
+
+    @classmethod
+    def read(cls, folder: str | Path) -> "PublishedRun":
+        folder = Path(folder)
+        provenance = json.loads((folder / "provenance.json").read_text())
+        return cls(folder, _config(folder), provenance, tuple(_read_metrics(folder)))
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    def logged(self, key: str) -> tuple[list[int], list[float]]:
+        """Steps and values of a logged quantity (``w1_estimate``, ``grad_norm_mean``, ``time``, ...)."""
+        rows = [row for row in self.metrics if "fid" not in row and key in row]
+        return [row["step"] for row in rows], [row[key] for row in rows]
+
+    def fids(self, *, ema: bool = False) -> list[dict]:
+        """The FID rows (step, fid, n, reference, protocol) of the generator or of its moving average, by step."""
+        return sorted((row for row in self.metrics if "fid" in row and row.get("ema", False) == ema),
+                      key=lambda row: row["step"])
+
+    def samples(self) -> list[Path]:
+        """The sample grids, by step."""
+        return sorted((self.folder / "samples").glob("step-*.png"))
+
+    def generator(self, *, ema: bool = False) -> torch.nn.Module:
+        """The final generator (or its moving average), in float32 and eval mode."""
+        return load_generator(self.folder, self.folder / ("generator-ema.pt" if ema else "generator.pt"))
+
+
+def published_runs(root: str | Path) -> list[PublishedRun]:
+    """Every published run in ``root`` (the folders holding a ``provenance.json``), by name."""
+    return [PublishedRun.read(folder) for folder in sorted(Path(root).iterdir())
+            if (folder / "provenance.json").is_file() and (folder / "config.json").is_file()]
