@@ -64,15 +64,19 @@ def test_pages_load_nothing_from_the_network(book_build):
 
 
 def test_tables_that_cells_display_render_as_tables(book_build):
-    """Chapter 6's results tables are Markdown shown by a cell: they must reach the page as <table>s,
-    header and all, with the math in them typeset (not as a paragraph of pipes)."""
+    """Chapter 6's results tables and Chapter 7's layer tables are Markdown shown by a cell: they must
+    reach the page as <table>s, header and all, with the math in them typeset (not as a paragraph of
+    pipes)."""
     html, _ = book_build
     page = (html / "book" / "06_training_2d.html").read_text(encoding="utf-8")
     tables = re.findall(r"<table.*?</table>", page, flags=re.S)
-    results = [t for t in tables if "modes covered" in t and "wgan-gp" in t]
-    assert len(results) >= 2, "the results tables are not rendered as tables"
-    assert all(t.count("<tr") >= 4 and "math" in t for t in results)
+    results = [t for t in tables if "floor" in t and "wgan-gp-one-sided" in t]
+    assert len(results) == 3, "the results tables (one per data set) are not rendered as tables"
+    assert all(t.count("<tr") >= 6 and "math" in t for t in results)
     assert "<p>| data | method |" not in page  # the pre-fix rendering: one paragraph of pipes
+    page = (html / "book" / "07_cifar10.html").read_text(encoding="utf-8")
+    layers = [t for t in re.findall(r"<table.*?</table>", page, flags=re.S) if "parameters" in t and "total" in t]
+    assert len(layers) == 4 and all(t.count("<tr") >= 5 for t in layers)
 
 
 def test_mathjax_is_served_from_the_build(book_build):
