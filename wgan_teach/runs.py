@@ -50,7 +50,7 @@ from .data import ImageData, load_images, to_images
 from .files import first_line, png_bytes, remove_leftovers, torch_bytes, write_atomically
 from .nets import cnn32, res32
 from .speed import Speed, fastest
-from .train import Recipe, train
+from .train import Recipe, load_checkpoint, train
 
 __all__ = ["ImageRecipe", "RECIPES", "recipe_by_name", "RunFolderBusy", "locked", "read_checkpoint", "train_run",
            "FidScorer", "fid_run", "fid_of_real", "sample_grid", "load_generator", "export_run", "PublishedRun",
@@ -195,13 +195,7 @@ def read_checkpoint(path: str | Path) -> dict:
     """The payload of a checkpoint written by training; a damaged or foreign file is a ValueError that
     names it and says what to do (a truncated, empty or overwritten ``checkpoint.pt``)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # a truncated zip, an empty file, garbage: torch fails in many ways
-        raise ValueError(f"{path} is damaged and cannot be read ({first_line(err)}); restore it from a copy, "
-                         "or start the run again in another folder") from err
+    payload = load_checkpoint(path)
     missing = CHECKPOINT_KEYS - set(payload) if isinstance(payload, dict) else CHECKPOINT_KEYS
     if missing:
         raise ValueError(f"{path} is not a training checkpoint (it lacks {sorted(missing)}); restore it from a copy, "
