@@ -1,12 +1,14 @@
-"""Shared fixtures: the repository root and one build of the HTML book per test session."""
+"""Shared fixtures: the repository root, one build of the HTML book per test session, and folders of images."""
 
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import settings
+from PIL import Image
 
 # In CI, property tests draw the same examples on every run, so a landing never hinges on luck.
 settings.register_profile("ci", derandomize=True)
@@ -44,3 +46,19 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory):
+    """Makes a folder of two classes ("cat", "dog") of ``per_class`` random 32 x 32 PNG images each."""
+
+    def make(per_class: int) -> Path:
+        root = tmp_path_factory.mktemp("images")
+        rng = np.random.default_rng(0)
+        for name in ("cat", "dog"):
+            (root / name).mkdir()
+            for i in range(per_class):
+                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(root / name / f"{i}.png")
+        return root
+
+    return make

@@ -21,15 +21,9 @@ TINY = ["--recipe", "cnn32-wgangp", "--steps", "4", "--batch-size", "4", "--chec
 
 
 @pytest.fixture(scope="module")
-def images(tmp_path_factory):
+def images(image_folder):
     """A folder of two classes of six random 32 x 32 PNG images."""
-    root = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    for name in ("cat", "dog"):
-        (root / name).mkdir()
-        for i in range(6):
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(root / name / f"{i}.png")
-    return root
+    return image_folder(6)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -46,15 +45,9 @@ def tiny(monkeypatch, one_torch_thread):
 
 
 @pytest.fixture(scope="module")
-def images(tmp_path_factory):
+def images(image_folder):
     """A folder of two classes of four random 32 x 32 PNG images."""
-    root = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    for name in ("cat", "dog"):
-        (root / name).mkdir()
-        for i in range(4):
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(root / name / f"{i}.png")
-    return root
+    return image_folder(4)
 
 
 @pytest.fixture(scope="module")
