@@ -1,6 +1,8 @@
-"""Shared fixtures: the repository root, one build of the HTML book per test session, and folders of images."""
+"""Shared fixtures: the repository root, one build of the HTML book per test session, folders of images
+and headless Chromium."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,8 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's; never a downloaded one
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +66,14 @@ def image_folder(tmp_path_factory):
         return root
 
     return make
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (the browser and JupyterLab tests), one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()

@@ -8,19 +8,15 @@ test's own build on 127.0.0.1, and every request to any other host is aborted an
 import functools
 import http.server
 import json
-import shutil
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 import yaml
-from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -37,14 +33,6 @@ def served_book(book_build):
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
 
 
 class OfflinePage:

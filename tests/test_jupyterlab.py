@@ -32,7 +32,7 @@ from urllib.parse import urlparse
 import nbformat
 import numpy as np
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from scipy.stats import wasserstein_distance
 
 from conftest import ROOT
@@ -40,8 +40,6 @@ from wgan_teach.distances import w1_cdf
 from wgan_teach.explorer import CriticExplorer
 from wgan_teach.interactive import SCRUBBER_ENV
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's, as in test_browser.py
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SLOW_CELL_S = 5.0  # "a few seconds": a slider cell takes under 2 s on the 2-core build machine
 RUN_ALL_TIMEOUT_S = 180
 UI_MS = 60_000  # the longest wait for JupyterLab to show something, on a busy 2-core machine
@@ -111,14 +109,6 @@ def jupyterlab(tmp_path_factory):
             yield base, token
         finally:
             stop(server)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
 
 
 class LabNotebook:
