@@ -8,22 +8,29 @@ batch size and number of generator steps. Runs use seeds 10-14; the chapter repo
 The target: every mode in every seed with >= 85 % high-quality samples on 8 and 25 Gaussians, and an
 exact W1 within 1.5 x its floor on the swiss roll, with <= 30 s of training per run on one core.
 
-    python benchmarks/toy_recipe_search.py                 # every stage, one after the other
-    python benchmarks/toy_recipe_search.py --stage init    # one stage (see STAGES)
+    python benchmarks/toy_recipe_search.py                 # every stage; writes wgan_teach/results/toy_recipe_search.json
+    python benchmarks/toy_recipe_search.py --stage init    # one stage (see STAGES), printed, not stored
     python benchmarks/toy_recipe_search.py --list          # the stages and why each was tried
 
 Each configuration is one stack of seeds (wgan_teach.experiments.run_many); the stacks of a stage
 run in parallel over the CPU cores. Printed per configuration: modes covered, high-quality share
-and exact W1 per seed, and the training time per run (its share of the stack's wall time).
+and exact W1 per seed, and the training time per run (its share of the stack's wall time). A full
+search stores every run, with the W1 floors and provenance, for Chapter 6 to show; the file is
+rewritten (atomically) after each stage, so an interrupted search keeps the stages it finished.
 """
 
 import argparse
+import json
+import platform
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
-from wgan_teach.experiments import ToyRun, run_many
+from toy_lr_sweep import commit, w1_floors
+from wgan_teach.experiments import RECIPE_SEARCH, ToyRun, run_many
+from wgan_teach.files import write_atomically
 
 SEEDS = (10, 11, 12, 13, 14)
 
@@ -79,7 +86,8 @@ STAGES = {
 }
 
 
-def run_stage(name: str, seeds=SEEDS) -> None:
+def run_stage(name: str, seeds=SEEDS) -> list[dict]:
+    """Train and print one stage; return its runs: configuration, seed, quality, training seconds."""
     stage = STAGES[name]
     print(f"== {name}: {stage.why}", flush=True)
     runs = [ToyRun(**config, seed=seed) for config in stage.configs for seed in seeds]
@@ -95,6 +103,8 @@ def run_stage(name: str, seeds=SEEDS) -> None:
             line.append(f"high quality {[round(r.quality['high_quality'], 2) for r in group]}")
         line.append(f"W1 {[round(r.quality['w1'], 3) for r in group]}")
         print("  ".join(line), flush=True)
+    return [{"config": i, "seed": r.run.seed, **r.quality, "seconds": r.seconds}
+            for i, r in zip((i for i in range(len(stage.configs)) for _ in seeds), results)]
 
 
 def main():
@@ -106,8 +116,20 @@ def main():
         for name, stage in STAGES.items():
             print(f"{name}: {stage.why} ({len(stage.configs)} configurations)")
         return
-    for name in args.stage or STAGES:
-        run_stage(name)
+    if args.stage:  # a partial search is printed, never stored over the full one
+        for name in args.stage:
+            run_stage(name)
+        return
+    record = {"seeds": list(SEEDS), "w1_floors": w1_floors(), "stages": {}}
+    start = time.perf_counter()
+    for name, stage in STAGES.items():
+        record["stages"][name] = {"why": stage.why, "configs": stage.configs, "runs": run_stage(name)}
+        record["provenance"] = {
+            "command": "python benchmarks/toy_recipe_search.py", "commit": commit(), "torch": torch.__version__,
+            "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores",
+            "wall_seconds": round(time.perf_counter() - start, 1), "date": time.strftime("%Y-%m-%d")}
+        write_atomically(RECIPE_SEARCH, json.dumps(record, indent=1) + "\n")
+    print(f"written to {RECIPE_SEARCH}")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from wgan_teach import toy
-from wgan_teach.experiments import METHODS, ToyRun, evaluate, lr_sweep, run_many, run_toy
+from wgan_teach import experiments, toy
+from wgan_teach.experiments import METHODS, ToyRun, evaluate, lr_sweep, recipe_search, run_many, run_toy
 
 
 class FromData(torch.nn.Module):
@@ -91,13 +91,6 @@ def test_snapshots_record_the_run():
     assert not torch.equal(last[0].weight, critic[0].weight)  # trained weights, not the initial ones
 
 
-def test_algorithm_1_with_the_chapter_cpu_recipe_finds_all_eight_modes():
-    """The test that proves the trainer works; the chapter reports the real figures over seeds."""
-    result = run_toy(ToyRun("8gaussians", "wgan-gp", seed=0))
-    assert result.quality["modes_covered"] == 8
-    assert result.quality["high_quality"] >= 0.5
-
-
 @pytest.mark.parametrize("dataset, keys", [("8gaussians", {"w1", "modes_covered", "high_quality"}), ("swissroll", {"w1"})])
 def test_a_generator_that_outputs_nan_scores_nan_with_the_data_sets_keys(dataset, keys):
     quality = evaluate(lambda z: torch.full_like(z, float("nan")), dataset)
@@ -111,3 +104,36 @@ def test_the_methods_learning_rates_are_the_stored_sweeps_best():
         assert best == min(scores, key=scores.get) == METHODS[method].lr
     assert METHODS["wgan-gp-one-sided"].lr == METHODS["wgan-gp-lam0.1"].lr == METHODS["wgan-gp"].lr
     assert sweep["recipe"] == {k: v for k, v in vars(ToyRun()).items() if k not in ("dataset", "method", "seed", "lr")}
+
+
+def test_the_stored_recipe_search_is_whole_and_uses_other_seeds():
+    search = recipe_search()
+    assert not set(search["seeds"]) & set(range(5))  # the chapter reports seeds 0-4
+    assert search["provenance"]["command"] == "python benchmarks/toy_recipe_search.py"
+    for stage in search["stages"].values():
+        for i, config in enumerate(stage["configs"]):
+            run = ToyRun(**config)  # every stored configuration is a valid run of the chapter's kind
+            assert run.method.startswith("wgan-gp") and METHODS[run.method].lam == 10.0
+            rows = [r for r in stage["runs"] if r["config"] == i]
+            assert sorted(r["seed"] for r in rows) == search["seeds"]
+            assert all(r["seconds"] > 0 and r["w1"] > 0 for r in rows)
+            assert all(0 <= r["modes_covered"] <= {"8gaussians": 8, "25gaussians": 25}[config["dataset"]]
+                       for r in rows if config["dataset"] != "swissroll")
+
+
+def test_live_redraws_the_chosen_run_only(monkeypatch):
+    drawn = []
+    monkeypatch.setattr(experiments, "_live_frame", lambda run, snapshot, critic: drawn.append((run, snapshot.step)))
+    handle = type("Handle", (), {"update": lambda self, frame: None})()
+    monkeypatch.setattr(experiments.IPython.display, "display", lambda *a, **k: handle)
+    runs = [ToyRun("8gaussians", "gan", seed=seed, steps=10, snapshot_every=5) for seed in (0, 1)]
+    results = run_many(runs, progress=False, live=runs[1])
+    assert drawn == [(runs[1], 0), (runs[1], 5), (runs[1], 10)]
+    assert [len(r.snapshots) for r in results] == [3, 3]
+    drawn.clear()
+    run_many(runs, progress=False, live=True)  # True: the first run that asks for snapshots
+    assert [run for run, _ in drawn] == [runs[0]] * 3
+    with pytest.raises(ValueError, match="live"):
+        run_many(runs, progress=False, live=ToyRun("swissroll", "gan", seed=0, steps=10, snapshot_every=5))
+    with pytest.raises(TypeError, match="live"):
+        run_many(runs, progress=False, live="yes")

@@ -199,3 +199,13 @@ def test_a_damaged_statistics_cache_is_computed_again(tmp_path):
     again = reference_statistics(images, network, key="k", cache=tmp_path)
     assert all(np.array_equal(x, y) for x, y in zip(stats, again))
     assert [p.name for p in tmp_path.iterdir()] == [cached.name]  # replaced whole, no temporary file left
+
+
+def test_a_network_file_rewritten_on_disk_is_read_again(tmp_path):
+    path = tmp_path / "network.pt"
+    path.write_bytes(b"not a network")
+    with pytest.raises(ValueError, match="not a TorchScript"):
+        inception_network(path)
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), path)
+    network = inception_network(path)  # the same path, new contents: not the bytes read before
+    assert network(torch.ones(1, 2)).shape == (1, 2)

@@ -39,7 +39,7 @@ from .nets import INITS, critic_mlp, generator_mlp
 from .plots import plot_critic
 from .train import Recipe, train_stacked
 
-__all__ = ["METHODS", "LR_SWEEP", "lr_sweep", "ToyRun", "ToyResult", "Snapshot", "evaluate", "run_toy", "run_many"]
+__all__ = ["METHODS", "LR_SWEEP", "lr_sweep", "RECIPE_SEARCH", "recipe_search", "ToyRun", "ToyResult", "Snapshot", "evaluate", "run_toy", "run_many"]
 
 LATENT_DIM = 2  # as the paper's toy code: z ~ N(0, I_2)
 EVAL_SIZE = 2000
@@ -58,12 +58,20 @@ METHODS: dict[str, Recipe] = {
 
 
 LR_SWEEP = Path(__file__).with_name("results") / "toy_lr_sweep.json"
+RECIPE_SEARCH = LR_SWEEP.with_name("toy_recipe_search.json")
 
 
 def lr_sweep() -> dict:
     """The learning-rate sweep that chose the learning rates of :data:`METHODS`, as
     ``benchmarks/toy_lr_sweep.py`` stored it: grids, runs, scores, the best rate per method, provenance."""
     return json.loads(LR_SWEEP.read_text())
+
+
+def recipe_search() -> dict:
+    """The search for a CPU recipe of Algorithm 1, as ``benchmarks/toy_recipe_search.py`` stored it:
+    per stage the reason, the configurations (:class:`ToyRun` fields) and every run's quality and
+    training seconds; the seeds, the W1 floors and provenance."""
+    return json.loads(RECIPE_SEARCH.read_text())
 
 
 @dataclass(frozen=True)
@@ -197,9 +205,10 @@ def _live_frame(run: ToyRun, snapshot: Snapshot, critic: torch.nn.Module) -> IPy
     return IPython.display.Image(png, width=width)
 
 
-def _train_stack(runs: list[ToyRun], *, live: bool = False, progress: bool = False, device: str = "cpu",
+def _train_stack(runs: list[ToyRun], *, live: bool | ToyRun = False, progress: bool = False, device: str = "cpu",
                  snapshot_size: int = 1000) -> list[ToyResult]:
-    """Train ``runs`` (equal :meth:`ToyRun.stack_key`) as one stack in this process, on ``device``, and measure them."""
+    """Train ``runs`` (equal :meth:`ToyRun.stack_key`) as one stack in this process, on ``device``, and
+    measure them; ``live``: redraw every run with snapshots (``True``) or this one."""
     recipe, stacked = runs[0].recipe(), len(runs)
     generators, critics = map(list, zip(*(run.networks() for run in runs)))
     snapshots: dict[int, list[Snapshot]] = {i: [] for i, run in enumerate(runs) if run.snapshot_every}
@@ -217,7 +226,7 @@ def _train_stack(runs: list[ToyRun], *, live: bool = False, progress: bool = Fal
             estimate = float(np.mean(history["w1_estimate"][-runs[i].snapshot_every:])) if history else float("nan")
             seconds = history["time"][-1] / stacked if history else 0.0
             kept.append(Snapshot(step, seconds, samples.numpy(), critic.state_dict(), quality["w1"], estimate, quality))
-            if live:
+            if live is True or live == runs[i]:
                 frame = _live_frame(runs[i], kept[-1], critic)
                 if i in displays:
                     displays[i].update(frame)
@@ -252,27 +261,34 @@ def run_toy(run: ToyRun, *, live: bool = False, progress: bool = False, device: 
     return _train_stack([run], live=live, progress=progress, device=device)[0]
 
 
-def run_many(runs, *, workers: int | None = None, progress: bool = True, live: bool = False) -> list[ToyResult]:
+def run_many(runs, *, workers: int | None = None, progress: bool = True,
+             live: bool | ToyRun = False) -> list[ToyResult]:
     """Train and measure every run; results come back in the order of ``runs``.
 
     Runs with equal :meth:`ToyRun.stack_key` (the same method, sizes and steps; any data set and
     seed) are trained as one stack, on one thread, and the stacks run in parallel over ``workers``
     processes (default: one per CPU core), largest first. A run's result depends on its seed and on
     the runs stacked with it (they change the round-off, not the maths), never on the number of
-    workers. With ``live=True`` (in Jupyter) the first stack that holds a run with snapshots trains in
-    this process meanwhile, that run redrawn in place at every snapshot.
+    workers. With ``live`` (in Jupyter) one run is redrawn in place at every snapshot while its
+    stack trains in this process: the run given, or for ``live=True`` the first run of ``runs``
+    that asks for snapshots.
     """
     runs = list(runs)
     if not all(isinstance(r, ToyRun) for r in runs):
         raise TypeError("runs must be ToyRun objects")
     if workers is not None:
         workers = positive_int(workers, "workers")
+    if not isinstance(live, (bool, ToyRun)):
+        raise TypeError(f"live must be a bool or one of the runs, got {type(live).__name__}")
+    watched = next((r for r in runs if r.snapshot_every), None) if live is True else live or None
+    if watched is not None and (watched not in runs or not watched.snapshot_every):
+        raise ValueError("live must be one of runs, with snapshot_every set")
     stacks: dict[tuple, list[int]] = {}
     for i, run in enumerate(runs):
         stacks.setdefault(run.stack_key(), []).append(i)
     cost = lambda stack: len(stack) * runs[stack[0]].recipe().steps * runs[stack[0]].recipe().critic_steps
     order = sorted(stacks.values(), key=cost, reverse=True)
-    here = next((s for s in order if live and any(runs[i].snapshot_every for i in s)), None)
+    here = next((s for s in order if watched is not None and runs.index(watched) in s), None)
     away = [s for s in order if s is not here]
     workers = min(workers or len(os.sched_getaffinity(0)), len(away))
     results: list[ToyResult | None] = [None] * len(runs)
@@ -291,7 +307,7 @@ def run_many(runs, *, workers: int | None = None, progress: bool = True, live: b
         with ProcessPoolExecutor(max(workers, 1), mp_context=context) as pool:
             futures = {pool.submit(_train_stack, [runs[i] for i in stack]): stack for stack in away}
             if here is not None:
-                keep(here, _train_stack([runs[i] for i in here], live=True), bar)
+                keep(here, _train_stack([runs[i] for i in here], live=watched), bar)
             for future in as_completed(futures):
                 keep(futures[future], future.result(), bar)
     return results

@@ -14,6 +14,7 @@ The 2-D data sets, as the paper's toy experiments define them (:func:`sample`):
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -87,6 +88,12 @@ def mixture_on_grid(grid, means, std: float, weights=None) -> np.ndarray:
     return sum(w * gaussian_on_grid(grid, m, std) for w, m in zip(weights, means))
 
 
+@functools.lru_cache(maxsize=None)
+def _unscaled_centres(name: str, device: torch.device | None) -> torch.Tensor:
+    """A mixture's centres before scaling, made once per device (training draws thousands of batches)."""
+    return torch.tensor(_MIXTURES[name][0], dtype=torch.float32, device=device)
+
+
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; valid names: {', '.join(DATASETS)}")
@@ -121,7 +128,7 @@ def sample(name: str, n: int, generator: torch.Generator | None = None) -> torch
         t = 1.5 * math.pi * (1 + 2 * u)
         roll = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1)
         return (roll + 0.25 * torch.randn(n, 2, generator=generator, device=device)) / 7.5
-    centres, std, divisor = _MIXTURES[name]
-    centres = torch.tensor(centres, dtype=torch.float32, device=device)
+    _, std, divisor = _MIXTURES[name]
+    centres = _unscaled_centres(name, device)
     which = torch.randint(len(centres), (n,), generator=generator, device=device)
     return (centres[which] + std * torch.randn(n, 2, generator=generator, device=device)) / divisor
