@@ -205,10 +205,10 @@ def _live_frame(run: ToyRun, snapshot: Snapshot, critic: torch.nn.Module) -> IPy
     return IPython.display.Image(png, width=width)
 
 
-def _train_stack(runs: list[ToyRun], *, live: bool | ToyRun = False, progress: bool = False, device: str = "cpu",
+def _train_stack(runs: list[ToyRun], *, live: ToyRun | None = None, progress: bool = False, device: str = "cpu",
                  snapshot_size: int = 1000) -> list[ToyResult]:
     """Train ``runs`` (equal :meth:`ToyRun.stack_key`) as one stack in this process, on ``device``, and
-    measure them; ``live``: redraw every run with snapshots (``True``) or this one."""
+    measure them; the run ``live`` (one of ``runs``) is redrawn in place at every snapshot."""
     recipe, stacked = runs[0].recipe(), len(runs)
     generators, critics = map(list, zip(*(run.networks() for run in runs)))
     snapshots: dict[int, list[Snapshot]] = {i: [] for i, run in enumerate(runs) if run.snapshot_every}
@@ -226,7 +226,7 @@ def _train_stack(runs: list[ToyRun], *, live: bool | ToyRun = False, progress: b
             estimate = float(np.mean(history["w1_estimate"][-runs[i].snapshot_every:])) if history else float("nan")
             seconds = history["time"][-1] / stacked if history else 0.0
             kept.append(Snapshot(step, seconds, samples.numpy(), critic.state_dict(), quality["w1"], estimate, quality))
-            if live is True or live == runs[i]:
+            if runs[i] == live:
                 frame = _live_frame(runs[i], kept[-1], critic)
                 if i in displays:
                     displays[i].update(frame)
@@ -258,7 +258,7 @@ def run_toy(run: ToyRun, *, live: bool = False, progress: bool = False, device: 
     its critic and samples are redrawn in place at every snapshot (``run.snapshot_every``)."""
     if not isinstance(run, ToyRun):
         raise TypeError(f"run must be a ToyRun, got {type(run).__name__}")
-    return _train_stack([run], live=live, progress=progress, device=device)[0]
+    return _train_stack([run], live=run if live else None, progress=progress, device=device)[0]
 
 
 def run_many(runs, *, workers: int | None = None, progress: bool = True,
@@ -288,7 +288,8 @@ def run_many(runs, *, workers: int | None = None, progress: bool = True,
         stacks.setdefault(run.stack_key(), []).append(i)
     cost = lambda stack: len(stack) * runs[stack[0]].recipe().steps * runs[stack[0]].recipe().critic_steps
     order = sorted(stacks.values(), key=cost, reverse=True)
-    here = next((s for s in order if watched is not None and runs.index(watched) in s), None)
+    watched_at = runs.index(watched) if watched is not None else None
+    here = next((s for s in order if watched_at in s), None)
     away = [s for s in order if s is not here]
     workers = min(workers or len(os.sched_getaffinity(0)), len(away))
     results: list[ToyResult | None] = [None] * len(runs)
