@@ -15,6 +15,7 @@ does not outweigh five good ones). Chapter 6 prints this file and uses those lea
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import time
@@ -53,6 +54,13 @@ def commit() -> str:
         return "unknown"
 
 
+def provenance(command: str, seconds: float) -> dict:
+    """What made a stored result: command, commit, torch, machine, wall time and date."""
+    return {"command": command, "commit": commit(), "torch": torch.__version__,
+            "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
+            "wall_seconds": round(seconds, 1), "date": time.strftime("%Y-%m-%d")}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[100, 101])
@@ -78,9 +86,7 @@ def main():
         "recipe": {k: v for k, v in vars(ToyRun()).items() if k not in ("dataset", "method", "seed", "lr")},
         "seeds": args.seeds, "grids": GRIDS, "w1_floors": floors, "scores": {m: {str(lr): v for lr, v in s.items()} for m, s in all_scores.items()},
         "best": best, "runs": rows,
-        "provenance": {"command": "python benchmarks/toy_lr_sweep.py", "commit": commit(), "torch": torch.__version__,
-                       "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores",
-                       "wall_seconds": round(seconds, 1), "date": time.strftime("%Y-%m-%d")},
+        "provenance": provenance("python benchmarks/toy_lr_sweep.py", seconds),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=1) + "\n")

@@ -21,14 +21,12 @@ rewritten (atomically) after each stage, so an interrupted search keeps the stag
 
 import argparse
 import json
-import platform
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from toy_lr_sweep import commit, w1_floors
+from toy_lr_sweep import provenance, w1_floors
 from wgan_teach.experiments import RECIPE_SEARCH, ToyRun, run_many
 from wgan_teach.files import write_atomically
 
@@ -103,8 +101,8 @@ def run_stage(name: str, seeds=SEEDS) -> list[dict]:
             line.append(f"high quality {[round(r.quality['high_quality'], 2) for r in group]}")
         line.append(f"W1 {[round(r.quality['w1'], 3) for r in group]}")
         print("  ".join(line), flush=True)
-    return [{"config": i, "seed": r.run.seed, **r.quality, "seconds": r.seconds}
-            for i, r in zip((i for i in range(len(stage.configs)) for _ in seeds), results)]
+    return [{"config": k // len(seeds), "seed": r.run.seed, **r.quality, "seconds": r.seconds}
+            for k, r in enumerate(results)]  # results run configuration by configuration, seeds within
 
 
 def main():
@@ -124,10 +122,7 @@ def main():
     start = time.perf_counter()
     for name, stage in STAGES.items():
         record["stages"][name] = {"why": stage.why, "configs": stage.configs, "runs": run_stage(name)}
-        record["provenance"] = {
-            "command": "python benchmarks/toy_recipe_search.py", "commit": commit(), "torch": torch.__version__,
-            "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores",
-            "wall_seconds": round(time.perf_counter() - start, 1), "date": time.strftime("%Y-%m-%d")}
+        record["provenance"] = provenance("python benchmarks/toy_recipe_search.py", time.perf_counter() - start)
         write_atomically(RECIPE_SEARCH, json.dumps(record, indent=1) + "\n")
     print(f"written to {RECIPE_SEARCH}")
 
