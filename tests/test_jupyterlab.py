@@ -152,13 +152,6 @@ class LabNotebook:
         expect(busy).to_have_count(0, timeout=RUN_ALL_TIMEOUT_S * 1000)
         self.assert_no_errors()
 
-    def run_cell(self, index: int):
-        """Run one cell (Shift+Enter) and wait until its prompt shows an execution count."""
-        cell = self.select(index)
-        self.page.keyboard.press("Shift+Enter")
-        expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=RUN_ALL_TIMEOUT_S * 1000)
-        self.assert_no_errors()
-
     def run_timed(self, index: int, done_selector: str) -> float:
         """Run one cell (Shift+Enter) and return the seconds until ``done_selector`` shows in its output."""
         cell = self.select(index)
@@ -233,9 +226,7 @@ def test_chapter5_critic_explorer_live(browser, jupyterlab, one_torch_thread):
     notebook.assert_unchanged()
     notebook.assert_stored_sliders_are_plain_figures()
     index = notebook.index_of("CriticExplorer(")
-    # The explorer needs only the chapter's imports (the whole chapter runs under nbval); running
-    # every cell above it here cost about 45 s of the suite.
-    notebook.run_cell(notebook.index_of("from wgan_teach.explorer import CriticExplorer"))
+    notebook.run_all_above(index)
     seconds = notebook.run_timed(index, "img.widget-image")
     assert seconds < SLOW_CELL_S, f"the explorer cell took {seconds:.1f} s"
     live = LiveSliders(notebook.cells.nth(index))
