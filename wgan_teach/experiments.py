@@ -44,7 +44,7 @@ __all__ = ["METHODS", "LR_SWEEP", "lr_sweep", "RECIPE_SEARCH", "recipe_search", 
 LATENT_DIM = 2  # as the paper's toy code: z ~ N(0, I_2)
 EVAL_SIZE = 2000
 
-_ALGORITHM_1 = Recipe(loss="wgan-gp", critic_steps=5, optimizer="adam", lr=2e-3, betas=(0.0, 0.9), lam=10.0)
+_ALGORITHM_1 = Recipe(loss="wgan-gp", critic_steps=5, optimizer="adam", lr=4e-3, betas=(0.0, 0.9), lam=10.0)
 
 # The methods compared, as recipes; the schedule's length and the batch come from the ToyRun. Each
 # learning rate is the best of the stored sweep for that method (LR_SWEEP, printed in Chapter 6).
@@ -79,7 +79,7 @@ class ToyRun:
     """One training run on a 2-D data set: ``method`` is a key of :data:`METHODS`.
 
     The defaults are the book's CPU recipe: a critic of 3 hidden layers of 32 units, a generator
-    of 3 × 128, both initialised as in the paper's toy code (``init="he"``, see
+    of 3 × 64, both initialised as in the paper's toy code (``init="he"``, see
     :func:`wgan_teach.nets.mlp`), batch 64, 1,500 generator steps, and the method's learning rate
     (``lr=None``) decayed linearly to zero. ``snapshot_every`` asks for a
     :class:`Snapshot` every that many steps (it changes what is recorded, not the training).
@@ -92,7 +92,7 @@ class ToyRun:
     batch_size: int = 64
     lr: float | None = None
     critic_width: int = 32
-    generator_width: int = 128
+    generator_width: int = 64
     depth: int = 3
     init: str = "he"
     snapshot_every: int | None = None
@@ -228,10 +228,10 @@ def _train_stack(runs: list[ToyRun], *, live: ToyRun | None = None, progress: bo
             kept.append(Snapshot(step, seconds, samples.numpy(), critic.state_dict(), quality["w1"], estimate, quality))
             if runs[i] == live:
                 frame = _live_frame(runs[i], kept[-1], critic)
-                if i in displays:
-                    displays[i].update(frame)
-                else:
+                if i not in displays:  # outside IPython display() prints a repr and returns no handle
                     displays[i] = IPython.display.display(frame, display_id=True)
+                elif displays[i] is not None:
+                    displays[i].update(frame)
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # networks this small gain nothing from more threads, and lose to contention

@@ -126,7 +126,7 @@ class StackedMLP(nn.Module):
         for l, (weight, bias) in enumerate(zip(self.weights, self.biases)):
             h = torch.baddbmm(bias, h, weight)  # h_r W_r + b_r for every copy r
             if l < last:
-                h = torch.relu(h)
+                h = h.relu_()  # in place: the product's backward needs its inputs, not its output
         return h.reshape(-1, h.shape[2])
 
     @torch.no_grad()
