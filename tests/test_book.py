@@ -70,9 +70,9 @@ def test_tables_that_cells_display_render_as_tables(book_build):
     html, _ = book_build
     page = (html / "book" / "06_training_2d.html").read_text(encoding="utf-8")
     tables = re.findall(r"<table.*?</table>", page, flags=re.S)
-    results = [t for t in tables if "floor" in t and "wgan-gp-one-sided" in t]
+    results = [t for t in tables if "floor" in t and "wgan-clip" in t]
     assert len(results) == 3, "the results tables (one per data set) are not rendered as tables"
-    assert all(t.count("<tr") >= 6 and "math" in t for t in results)
+    assert all(t.count("<tr") >= 4 and "math" in t for t in results)  # a header and the three methods, at least
     assert "<p>| data | method |" not in page  # the pre-fix rendering: one paragraph of pipes
     page = (html / "book" / "07_cifar10.html").read_text(encoding="utf-8")
     layers = [t for t in re.findall(r"<table.*?</table>", page, flags=re.S) if "parameters" in t and "total" in t]
