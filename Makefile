@@ -25,7 +25,7 @@ book: $(VENV)/.installed
 ## test: install the test tools (and Chromium, with apt-get, if missing) and run the whole suite
 test: $(VENV)/.installed-test
 	@command -v chromium >/dev/null || bash tools/install_chromium.sh
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 --durations=15 tests book
+	$(BIN)/python -m pytest -n auto --dist loadfile --nbval-lax --nbval-current-env --nbval-cell-timeout=600 --durations=15 book tests
 
 ## execute: re-run the chapters and store their outputs (do this after changing a chapter or the package)
 execute: $(VENV)/.installed

@@ -1,6 +1,7 @@
 """Shared fixtures: the repository root, one build of the HTML book per test session, folders of images
 and headless Chromium."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,8 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from filelock import FileLock
 from hypothesis import settings
 from PIL import Image
+
+# Under pytest-xdist every worker shares the cores with the others: one thread each, in this process and
+# in what it starts (notebook kernels, the command line), instead of threads that wait on one another.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
 
 # In CI, property tests draw the same examples on every run, so a landing never hinges on luck.
 settings.register_profile("ci", derandomize=True)
@@ -23,22 +33,30 @@ LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backgro
 
 
 @pytest.fixture(scope="session")
-def book_build(tmp_path_factory):
+def book_build(tmp_path_factory, worker_id):
     """Build the book once, with warnings as errors, into a temporary folder.
 
-    Returns (html folder, build log). The build uses the committed, executed chapters.
+    Returns (html folder, build log). The build uses the committed, executed chapters. Under
+    pytest-xdist (``make test`` runs ``-n auto --dist loadfile``) the first worker that needs the
+    book builds it into the folder the workers share, and the others wait for it and read it.
     """
-    out = tmp_path_factory.mktemp("book")
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    result = subprocess.run(
-        [str(jupyter_book), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, f"book build failed:\n{log[-5000:]}"
-    return out / "_build" / "html", log
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    out, record = shared / "book", shared / "book-build.json"
+    with FileLock(str(shared / "book-build.lock")):
+        if not record.exists():
+            jupyter_book = Path(sys.executable).with_name("jupyter-book")
+            result = subprocess.run(
+                [str(jupyter_book), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
+            record.write_text(json.dumps({"returncode": result.returncode, "log": result.stdout + result.stderr}))
+        built = json.loads(record.read_text())
+    assert built["returncode"] == 0, f"book build failed:\n{built['log'][-5000:]}"
+    return out / "_build" / "html", built["log"]
 
 
 @pytest.fixture
@@ -77,3 +95,4 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         yield browser
         browser.close()
+
