@@ -503,3 +503,12 @@ def test_find_cifar10_looks_where_it_says(tmp_path, monkeypatch):
     assert find_cifar10(tmp_path / "nowhere", split="test") == jpeg / "test.tar.xz"
     with pytest.raises(ValueError, match="split must be one of"):
         find_cifar10(split="valid")
+
+
+def test_a_cuda_device_without_index_is_the_first_cuda_device():
+    # torch.Generator(device="cuda").device has no index on some torch versions; images on cuda:0 must accept it
+    from wgan_teach.data import _same_device
+
+    assert _same_device(torch.device("cuda"), torch.device("cuda:0"))
+    assert not _same_device(torch.device("cuda:1"), torch.device("cuda:0"))
+    assert not _same_device(torch.device("cpu"), torch.device("cuda:0"))

@@ -277,3 +277,14 @@ def test_fid_by_the_clock_refuses_bad_marks(images, tmp_path, fid_at, error):
     with pytest.raises(error, match="fid_at"):
         runs.train_run("cnn32-wgangp", images, tmp_path / "run", fid_at=fid_at)
     assert not (tmp_path / "run").exists()
+
+
+def test_windowed_metrics_average_each_window_and_keep_the_fid_rows():
+    rows = [{"step": s, "lr": 1 / s, "time": 0.5 * s, "w1_estimate": float(s)} for s in range(1, 251)]
+    rows.insert(200, {"step": 200, "fid": 30.0, "ema": False, "time": 100.0})
+    thinned = runs.windowed(rows, 100)
+    assert [(r["step"], r.get("fid")) for r in thinned] == [(100, None), (200, None), (200, 30.0), (250, None)]
+    assert [r["w1_estimate"] for r in thinned if "fid" not in r] == [50.5, 150.5, 225.5]
+    assert [(r["lr"], r["time"], r["steps_averaged"]) for r in thinned if "fid" not in r][-1] == (1 / 250, 125.0, 50)
+    with pytest.raises(ValueError, match="every"):
+        runs.windowed(rows, 0)

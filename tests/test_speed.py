@@ -49,6 +49,10 @@ def test_graphs_need_a_gpu_and_the_cpu_default_is_the_plain_step():
         train(generator_mlp(2, 2), critic_mlp(2), EIGHT, Recipe(steps=1), latent_dim=2, speed=Speed(graphs=True),
               progress=False)
     assert fastest("cpu") == PLAIN and fastest("cuda").graphs and fastest("cuda").bf16
+    assert not fastest("cuda").one_forward  # measured slower on an H100 with the other levers on
+    labels = [label for label, _ in bench.ladder("cuda")]
+    assert labels[:2] == ["plain", "+ one critic forward"] and bench.ladder("cuda")[-1] == ("fast, three forwards", fastest("cuda"))
+    assert bench.ladder("cpu") == [("plain", PLAIN)]
 
 
 def small_run(**kwargs):

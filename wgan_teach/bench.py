@@ -95,16 +95,18 @@ def update_difference(name: str, speed: Speed, *, dtype: torch.dtype = torch.flo
 
 
 def ladder(device) -> list[tuple[str, Speed]]:
-    """The plain step, then the levers of :func:`wgan_teach.speed.fastest` added one at a time
-    (bf16 last, so the step before it is the fast step in float32), then the fast step without the
-    one critic forward."""
+    """The plain step, then the levers added one at a time — on CUDA ``one_forward`` first, then
+    those of :func:`wgan_teach.speed.fastest` (bf16 last, so the step before it is in float32) —
+    then, on CUDA, the fast step itself, which leaves the one critic forward out."""
     top = fastest(device)
+    cuda = torch.device(device).type == "cuda"
+    every = replace(top, one_forward=True) if cuda else top
     rungs, speed = [("plain", PLAIN)], PLAIN
     for field, label in (("one_forward", "+ one critic forward"), ("channels_last", "+ channels-last"),
                          ("fused_optimizers", "+ fused optimisers"), ("graphs", "+ CUDA graphs"), ("bf16", "+ bf16")):
-        if getattr(top, field):
+        if getattr(every, field):
             speed = replace(speed, **{field: True})
             rungs.append((label, speed))
-    if top.one_forward:  # it trades launches for extra arithmetic: is it still worth it with the rest on?
-        rungs.append(("fast, three forwards", replace(top, one_forward=False)))
+    if cuda:  # it trades launches for extra arithmetic: measured, is it worth it with the rest on?
+        rungs.append(("fast, three forwards", top))
     return rungs

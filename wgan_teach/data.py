@@ -185,7 +185,7 @@ class ImageData:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         if not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-        if generator.device != self.images.device:
+        if not _same_device(generator.device, self.images.device):
             raise ValueError(
                 f"generator is on {generator.device} but the images are on {self.images.device}; "
                 f"use torch.Generator(device={str(self.images.device)!r})"
@@ -463,3 +463,8 @@ def _resized(image: Image.Image, size: int) -> np.ndarray:
 
 def _size_message(what: str, width: int, height: int, size: int) -> str:
     return f"{what} is {width}x{height}, expected {size}x{size} (size={size}); pass resize=True to resize it"
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    """Equal devices, a missing index read as 0 (a CUDA generator made with device="cuda" reports no index)."""
+    return a.type == b.type and (a.index or 0) == (b.index or 0)

@@ -54,7 +54,7 @@ from .speed import Speed, fastest
 from .train import Recipe, load_checkpoint, train
 
 __all__ = ["ImageRecipe", "RECIPES", "recipe_by_name", "RunFolderBusy", "locked", "read_checkpoint", "train_run",
-           "FidScorer", "fid_run", "fid_of_real", "sample_grid", "load_generator", "export_run", "PublishedRun",
+           "FidScorer", "fid_run", "fid_of_real", "sample_grid", "load_generator", "windowed", "export_run", "PublishedRun",
            "published_runs"]
 
 NETWORKS = {"cnn32": cnn32, "res32": res32}
@@ -561,6 +561,24 @@ def fid_of_real(data: str | Path, reference: str | Path, *, split: str = "test",
     chosen = images[torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]]
     scorer = FidScorer(reference, split=split, n=n, inception=inception, device=device, batch=batch, progress=progress)
     return {**scorer(chosen), "data": f"{data} (train, {n} of {len(images)} images, seed {seed})"}
+
+
+def windowed(rows: list[dict], every: int) -> list[dict]:
+    """Metrics rows with the step rows averaged over windows of ``every`` generator steps: one row per
+    window, holding the mean of each logged quantity over the window, and its last row's ``step``,
+    ``lr`` and ``time``; FID rows are kept as they are, after the row of their step. For publishing a
+    long run, whose every step is logged, at a size a book can carry."""
+    every = positive_int(every, "every")
+    step_rows = [row for row in rows if "fid" not in row]
+    windows: dict[int, list[dict]] = {}
+    for row in step_rows:
+        windows.setdefault(-(-row["step"] // every), []).append(row)
+    averaged = []
+    for window in windows.values():
+        last = window[-1]
+        means = {key: sum(row[key] for row in window) / len(window) for key in last if key not in ("step", "lr", "time")}
+        averaged.append({**means, "step": last["step"], "lr": last["lr"], "time": last["time"], "steps_averaged": len(window)})
+    return _merged(averaged, [row for row in rows if "fid" in row])
 
 
 def export_run(run: str | Path, dest: str | Path, *, provenance: dict | None = None) -> Path:
