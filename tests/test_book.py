@@ -77,6 +77,8 @@ def test_tables_that_cells_display_render_as_tables(book_build):
     page = (html / "book" / "07_cifar10.html").read_text(encoding="utf-8")
     layers = [t for t in re.findall(r"<table.*?</table>", page, flags=re.S) if "parameters" in t and "total" in t]
     assert len(layers) == 4 and all(t.count("<tr") >= 5 for t in layers)
+    gpu = [t for t in re.findall(r"<table.*?</table>", page, flags=re.S) if "three forwards" in t or "WGAN-clip" in t]
+    assert len(gpu) == 2 and all(t.count("<tr") >= 5 for t in gpu)  # the H100 timings and the FIDs by the clock
 
 
 def test_mathjax_is_served_from_the_build(book_build):
