@@ -1,6 +1,8 @@
 """Chapter 6's experiment runner: validation, the quality measures on known generators, determinism
 across processes, and the test that proves the trainer works."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -103,7 +105,9 @@ def test_the_methods_learning_rates_are_the_stored_sweeps_best():
         scores = {float(lr): score for lr, score in sweep["scores"][method].items()}
         assert best == min(scores, key=scores.get) == METHODS[method].lr
     assert METHODS["wgan-gp-one-sided"].lr == METHODS["wgan-gp-lam0.1"].lr == METHODS["wgan-gp"].lr
-    assert sweep["recipe"] == {k: v for k, v in vars(ToyRun()).items() if k not in ("dataset", "method", "seed", "lr")}
+    recipe = {k: v for k, v in vars(ToyRun()).items() if k not in ("dataset", "method", "seed", "lr")}
+    assert recipe.pop("lr_decay")  # the sweep predates this field; it decayed the rate, as the default does
+    assert sweep["recipe"] == recipe
 
 
 def test_the_stored_recipe_search_is_whole_and_uses_other_seeds():
@@ -125,7 +129,9 @@ def test_live_redraws_the_chosen_run_only(monkeypatch):
     drawn = []
     monkeypatch.setattr(experiments, "_live_frame", lambda run, snapshot, critic: drawn.append((run, snapshot.step)))
     handle = type("Handle", (), {"update": lambda self, frame: None})()
-    monkeypatch.setattr(experiments.IPython.display, "display", lambda *a, **k: handle)
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: handle)
     runs = [ToyRun("8gaussians", "gan", seed=seed, steps=10, snapshot_every=5) for seed in (0, 1)]
     results = run_many(runs, progress=False, live=runs[1])
     assert drawn == [(runs[1], 0), (runs[1], 5), (runs[1], 10)]
@@ -137,3 +143,52 @@ def test_live_redraws_the_chosen_run_only(monkeypatch):
         run_many(runs, progress=False, live=ToyRun("swissroll", "gan", seed=0, steps=10, snapshot_every=5))
     with pytest.raises(TypeError, match="live"):
         run_many(runs, progress=False, live="yes")
+
+
+def test_a_stack_stopped_by_the_clock_keeps_its_schedule_and_final_weights():
+    runs = [ToyRun(name, "wgan-gp", seed=s, steps=400, lr_decay=False, critic_width=8, generator_width=8)
+            for name, s in (("8gaussians", 0), ("swissroll", 1))]
+    results = run_many(runs, workers=1, progress=False, stop_after=1e-9)
+    for result in results:
+        assert result.history["step"] == [1]  # the first step after the time ran out
+        assert result.history["lr"] == [result.run.recipe().lr]  # constant: lr_decay=False
+        generator, critic = result.run.networks()
+        generator.load_state_dict(result.generator)
+        critic.load_state_dict(result.critic)
+        assert np.array_equal(experiments._samples(generator, len(result.samples)).numpy(), result.samples)
+    full = run_toy(replace(runs[0], steps=3))
+    assert full.history["lr"] == [runs[0].recipe().lr] * 3
+    with pytest.raises(ValueError, match="stop_after"):
+        run_many(runs, stop_after=0)
+    with pytest.raises(ValueError, match="device"):
+        run_many(runs, device="tpu")
+    with pytest.raises(TypeError, match="lr_decay"):
+        ToyRun(lr_decay=1)
+
+
+def test_the_gpu_command_trains_the_papers_2d_runs(tmp_path, monkeypatch):
+    """tools/gpu_toy.py: the paper's sizes and the two penalties, and a tiny run of the command on a CPU."""
+    import importlib.util
+    import json
+    import sys
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("gpu_toy", Path(__file__).parents[1] / "tools" / "gpu_toy.py")
+    gpu_toy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_toy)
+    runs = gpu_toy.paper_runs(100_000, [0], 10_000)
+    assert len(runs) == 6 and {r.dataset for r in runs} == set(toy.DATASETS)
+    for run in runs:
+        recipe = run.recipe()
+        assert (run.critic_width, run.generator_width, run.depth, run.batch_size) == (512, 512, 3, 256)
+        assert (recipe.lr, recipe.lr_decay, recipe.critic_steps, recipe.betas, recipe.one_sided) == (1e-4, False, 5, (0.0, 0.9), False)
+    assert sorted(r.recipe().lam for r in runs) == [0.1] * 3 + [10.0] * 3
+    monkeypatch.setenv("OUT", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["gpu_toy.py", "0.0001", "--steps", "50", "--snapshot-every", "25", "--device", "cpu",
+                                      "--width", "8", "--batch-size", "16"])
+    gpu_toy.main()
+    record = json.loads((tmp_path / "toy-paper-size.json").read_text())
+    assert len(record["runs"]) == 6 and all(1 <= row["steps_done"] <= 50 for row in record["runs"])
+    assert all(row["run"]["batch_size"] == 16 and "w1" in row["quality"] for row in record["runs"])
+    saved = torch.load(tmp_path / "toy-paper-size.pt", weights_only=True)
+    assert len(saved) == 6 and saved[0]["samples"].shape == (2000, 2) and saved[0]["critic"]["0.weight"].dtype == torch.float16

@@ -25,7 +25,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import astuple, dataclass, field, replace
 from pathlib import Path
 
-import IPython.display
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -33,7 +32,7 @@ from tqdm.auto import tqdm
 
 from . import metrics, toy
 from .distances import w1_exact
-from .checks import positive_int
+from .checks import positive_int, positive_number, torch_device
 from .interactive import live_png
 from .nets import INITS, critic_mlp, generator_mlp
 from .plots import plot_critic
@@ -81,7 +80,8 @@ class ToyRun:
     The defaults are the book's CPU recipe: a critic of 3 hidden layers of 32 units, a generator
     of 3 × 64, both initialised as in the paper's toy code (``init="he"``, see
     :func:`wgan_teach.nets.mlp`), batch 64, 1,500 generator steps, and the method's learning rate
-    (``lr=None``) decayed linearly to zero. ``snapshot_every`` asks for a
+    (``lr=None``) decayed linearly to zero (``lr_decay=False``: constant, as Algorithm 1 and the
+    paper's toy code have it). ``snapshot_every`` asks for a
     :class:`Snapshot` every that many steps (it changes what is recorded, not the training).
     """
 
@@ -95,6 +95,7 @@ class ToyRun:
     generator_width: int = 64
     depth: int = 3
     init: str = "he"
+    lr_decay: bool = True
     snapshot_every: int | None = None
 
     def __post_init__(self):
@@ -104,6 +105,8 @@ class ToyRun:
             raise ValueError(f"unknown method {self.method!r}; valid names: {', '.join(METHODS)}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if not isinstance(self.lr_decay, bool):
+            raise TypeError(f"lr_decay must be True or False, got {self.lr_decay!r}")
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
         if self.snapshot_every is not None and (not isinstance(self.snapshot_every, int) or self.snapshot_every < 1):
@@ -117,7 +120,7 @@ class ToyRun:
     def recipe(self) -> Recipe:
         method = METHODS[self.method]
         return replace(method, steps=self.steps, batch_size=self.batch_size, lr=method.lr if self.lr is None else self.lr,
-                       lr_decay=True)
+                       lr_decay=self.lr_decay)
 
     def networks(self) -> tuple[torch.nn.Module, torch.nn.Module]:
         """A fresh generator and critic, initialised from ``seed``."""
@@ -149,7 +152,7 @@ class Snapshot:
 @dataclass
 class ToyResult:
     """What a run measured: final quality, training time (the run's share of the wall time of its
-    stack of ``stacked`` runs), history, final samples and snapshots."""
+    stack of ``stacked`` runs), history, final samples, snapshots and final weights."""
 
     run: ToyRun
     quality: dict
@@ -158,6 +161,8 @@ class ToyResult:
     samples: np.ndarray
     snapshots: list[Snapshot] = field(default_factory=list)
     stacked: int = 1
+    generator: dict | None = None  # the final weights (state dicts, on the CPU)
+    critic: dict | None = None
 
     def critic_at(self, index: int) -> torch.nn.Module:
         """The critic of snapshot ``index``, rebuilt from its weights."""
@@ -194,8 +199,11 @@ def _quality(fake: torch.Tensor, dataset: str, seed: int) -> dict:
     return quality
 
 
-def _live_frame(run: ToyRun, snapshot: Snapshot, critic: torch.nn.Module) -> IPython.display.Image:
-    """The picture redrawn during live training: critic, gradient field, real and generated samples."""
+def _live_frame(run: ToyRun, snapshot: Snapshot, critic: torch.nn.Module):
+    """The picture redrawn during live training (an IPython image): critic, gradient field, real and
+    generated samples."""
+    import IPython.display  # only where a run is watched live: a GPU machine may have no IPython
+
     real = toy.sample(run.dataset, len(snapshot.samples), torch.Generator().manual_seed(0))
     fig, ax = plt.subplots(figsize=(4.2, 4.2), layout="constrained")
     plot_critic(ax, critic, real, snapshot.samples, extent=(-2, 2, -2, 2))
@@ -206,14 +214,15 @@ def _live_frame(run: ToyRun, snapshot: Snapshot, critic: torch.nn.Module) -> IPy
 
 
 def _train_stack(runs: list[ToyRun], *, live: ToyRun | None = None, progress: bool = False, device: str = "cpu",
-                 snapshot_size: int = 1000) -> list[ToyResult]:
+                 snapshot_size: int = 1000, stop_after: float | None = None) -> list[ToyResult]:
     """Train ``runs`` (equal :meth:`ToyRun.stack_key`) as one stack in this process, on ``device``, and
-    measure them; the run ``live`` (one of ``runs``) is redrawn in place at every snapshot."""
+    measure them; the run ``live`` (one of ``runs``) is redrawn in place at every snapshot;
+    ``stop_after`` seconds of training end the stack early (the history says at which step)."""
     recipe, stacked = runs[0].recipe(), len(runs)
     generators, critics = map(list, zip(*(run.networks() for run in runs)))
     snapshots: dict[int, list[Snapshot]] = {i: [] for i, run in enumerate(runs) if run.snapshot_every}
     every = math.gcd(*(runs[i].snapshot_every for i in snapshots)) if snapshots else None
-    displays: dict[int, IPython.display.DisplayHandle] = {}
+    displays: dict = {}  # run index -> IPython display handle
 
     def snapshot(step, generators, critics, histories):
         for i, kept in snapshots.items():
@@ -229,6 +238,8 @@ def _train_stack(runs: list[ToyRun], *, live: ToyRun | None = None, progress: bo
             if runs[i] == live:
                 frame = _live_frame(runs[i], kept[-1], critic)
                 if i not in displays:  # outside IPython display() prints a repr and returns no handle
+                    import IPython.display
+
                     displays[i] = IPython.display.display(frame, display_id=True)
                 elif displays[i] is not None:
                     displays[i].update(frame)
@@ -240,16 +251,16 @@ def _train_stack(runs: list[ToyRun], *, live: ToyRun | None = None, progress: bo
             generators, critics, [functools.partial(toy.sample, run.dataset) for run in runs], recipe,
             latent_dim=LATENT_DIM, seeds=[run.seed for run in runs], device=device,
             log_every=max(recipe.steps // 10, 1), callback=snapshot if snapshots else None,
-            callback_every=every or 1, progress=progress,
+            callback_every=every or 1, stop_after=stop_after, progress=progress,
         )
     finally:
         torch.set_num_threads(threads)
     seconds = histories[0]["time"][-1] / stacked
     results = []
-    for i, (run, generator, history) in enumerate(zip(runs, generators, histories)):
+    for i, (run, generator, critic, history) in enumerate(zip(runs, generators, critics, histories)):
         samples = _samples(generator, EVAL_SIZE)
         results.append(ToyResult(run, _quality(samples, run.dataset, seed=1), seconds, history, samples.numpy(),
-                                 snapshots.get(i, []), stacked))
+                                 snapshots.get(i, []), stacked, generator.state_dict(), critic.state_dict()))
     return results
 
 
@@ -261,8 +272,8 @@ def run_toy(run: ToyRun, *, live: bool = False, progress: bool = False, device: 
     return _train_stack([run], live=run if live else None, progress=progress, device=device)[0]
 
 
-def run_many(runs, *, workers: int | None = None, progress: bool = True,
-             live: bool | ToyRun = False) -> list[ToyResult]:
+def run_many(runs, *, workers: int | None = None, progress: bool = True, live: bool | ToyRun = False,
+             device: str = "cpu", stop_after: float | None = None) -> list[ToyResult]:
     """Train and measure every run; results come back in the order of ``runs``.
 
     Runs with equal :meth:`ToyRun.stack_key` (the same method, sizes and steps; any data set and
@@ -271,13 +282,17 @@ def run_many(runs, *, workers: int | None = None, progress: bool = True,
     the runs stacked with it (they change the round-off, not the maths), never on the number of
     workers. With ``live`` (in Jupyter) one run is redrawn in place at every snapshot while its
     stack trains in this process: the run given, or for ``live=True`` the first run of ``runs``
-    that asks for snapshots.
+    that asks for snapshots. ``device`` trains every stack there (on "cuda", the worker processes
+    share the GPU); ``stop_after`` seconds of training end each stack early.
     """
     runs = list(runs)
     if not all(isinstance(r, ToyRun) for r in runs):
         raise TypeError("runs must be ToyRun objects")
     if workers is not None:
         workers = positive_int(workers, "workers")
+    torch_device(device)
+    if stop_after is not None:
+        positive_number(stop_after, "stop_after")
     if not isinstance(live, (bool, ToyRun)):
         raise TypeError(f"live must be a bool or one of the runs, got {type(live).__name__}")
     watched = next((r for r in runs if r.snapshot_every), None) if live is True else live or None
@@ -302,13 +317,14 @@ def run_many(runs, *, workers: int | None = None, progress: bool = True,
     with tqdm(total=len(runs), disable=not progress, desc="runs") as bar:
         if workers <= 1 and here is None:  # nothing to overlap: every stack in this process
             for stack in away:
-                keep(stack, _train_stack([runs[i] for i in stack]), bar)
+                keep(stack, _train_stack([runs[i] for i in stack], device=device, stop_after=stop_after), bar)
             return results
         context = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
         with ProcessPoolExecutor(max(workers, 1), mp_context=context) as pool:
-            futures = {pool.submit(_train_stack, [runs[i] for i in stack]): stack for stack in away}
+            futures = {pool.submit(_train_stack, [runs[i] for i in stack], device=device, stop_after=stop_after): stack
+                       for stack in away}
             if here is not None:
-                keep(here, _train_stack([runs[i] for i in here], live=watched), bar)
+                keep(here, _train_stack([runs[i] for i in here], live=watched, device=device, stop_after=stop_after), bar)
             for future in as_completed(futures):
                 keep(futures[future], future.result(), bar)
     return results

@@ -452,6 +452,7 @@ def train_stacked(
     log_every: int = 100,
     callback: Callable[[int, list, list, list[History]], None] | None = None,
     callback_every: int = 100,
+    stop_after: float | None = None,
     progress: bool = True,
 ) -> list[History]:
     r"""Train ``len(seeds)`` independent runs of one recipe as one: run ``r`` trains ``generators[r]``
@@ -467,7 +468,9 @@ def train_stacked(
     each generator's weights (:func:`ema_update`, :math:`\beta` = ``ema_decay``) is kept and copied into
     them. The histories' ``time`` is the wall time of all runs together,
     callbacks excluded. ``callback(step, generators, critics, histories)`` runs at step 0 and every
-    ``callback_every`` steps with the current weights copied back. Nothing mixes the runs, so a run
+    ``callback_every`` steps with the current weights copied back. ``stop_after`` seconds of training
+    end the runs at the first step after them (with the schedule still spanning ``recipe.steps``).
+    Nothing mixes the runs, so a run
     whose losses turn NaN does not stop or disturb the others: its history records the NaN.
     """
     if not isinstance(recipe, Recipe):
@@ -480,6 +483,8 @@ def train_stacked(
     for name, value in (("latent_dim", latent_dim), ("log_every", log_every), ("callback_every", callback_every)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if stop_after is not None:
+        positive_number(stop_after, "stop_after")
     if emas is not None and len(emas) != len(seeds):
         raise ValueError(f"emas must hold one generator copy per run ({len(seeds)}), got {len(emas)}")
     if not 0 < ema_decay < 1:
@@ -519,7 +524,8 @@ def train_stacked(
         pending.append((step, recipe.lr_at(step), now() - t0 - paused,
                         step_fn([torch.cat(parts) for parts in zip(*draws)])))
         calling = callback is not None and step % callback_every == 0
-        if step % log_every == 0 or step == recipe.steps or calling:
+        last = step == recipe.steps or (stop_after is not None and time.perf_counter() - t0 - paused >= stop_after)
+        if step % log_every == 0 or last or calling:
             values = torch.stack([v for *_, v in pending]).tolist()  # (steps, keys, runs), one transfer
             for (step_, lr, seconds, _), row in zip(pending, values):
                 for history, run_values in zip(histories, zip(*row)):
@@ -528,6 +534,8 @@ def train_stacked(
             pending.clear()
         if calling:
             paused += call(step)
+        if last:
+            break
     _unstack(generator, generators, critic, critics, ema, emas)
     return histories
 
