@@ -183,6 +183,11 @@ def test_export_keeps_what_a_reader_needs_in_float16(images, tmp_path):
     torch.testing.assert_close(half["0.weight"].float(), full["0.weight"], rtol=1e-3, atol=1e-4)
     generator = runs.load_generator(published, published / "generator.pt")
     assert generator(torch.randn(2, 128)).shape == (2, 3, 32, 32)
+    windowed = tmp_path / "windowed"
+    runs.export_run(run, windowed, every=2)  # the step rows of steps 1-2 and 3-4, each the mean of its window
+    logged, averaged = rows(run), rows(windowed)
+    assert [(r["step"], r["steps_averaged"]) for r in averaged] == [(2, 2), (4, 2)]
+    assert averaged[1]["w1_estimate"] == pytest.approx((logged[2]["w1_estimate"] + logged[3]["w1_estimate"]) / 2)
 
 
 def test_a_published_narrow_run_reads_back_with_its_width(images, tmp_path):

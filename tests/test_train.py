@@ -292,3 +292,26 @@ def test_train_stacked_bad_arguments():
         train_stacked([g], [c], [EIGHT], recipe, latent_dim=2, seeds=[0], emas=[g], ema_decay=1.0)
     with pytest.raises(ValueError, match="same layers and sizes"):
         train_stacked([g, generator_mlp(2, 2, width=8)], [c, c], [EIGHT, EIGHT], recipe, latent_dim=2, seeds=[0, 1])
+
+
+def test_a_stacked_run_ends_its_progress_bar_at_its_total_unless_the_clock_stops_it(monkeypatch):
+    import wgan_teach.train as train_module
+    from tqdm.auto import tqdm as real_tqdm
+
+    ends = []
+
+    class Recording(real_tqdm):
+        def close(self):
+            ends.append((self.n, self.total))
+            super().close()
+
+    monkeypatch.setattr(train_module, "tqdm", Recording)
+    recipe = Recipe(steps=4, batch_size=8)
+    g, c = small_networks(0)
+    history = train_stacked([g], [c], [EIGHT], recipe, latent_dim=2, seeds=[0], progress=True)[0]
+    assert history["step"] == [1, 2, 3, 4] and ends[-1] == (4, 4)  # green in Jupyter
+    g, c = small_networks(0)
+    history = train_stacked([g], [c], [EIGHT], recipe, latent_dim=2, seeds=[0], progress=True, stop_after=1e-9)[0]
+    assert history["step"] == [1] and ends[-1] == (0, 4)  # stopped early: the bar says so
+    with pytest.raises(ValueError, match="stop_after"):
+        train_stacked([g], [c], [EIGHT], recipe, latent_dim=2, seeds=[0], stop_after=-1)

@@ -9,7 +9,8 @@ Reads the git-ignored folder .gpu/ carried with the run: train.tar.xz and test.t
 CIFAR-10 copy) and inception-2015-12-05-fp16r.pt.xz. The run folder .gpu-runs/NAME (outside .gpu/,
 which a carried copy replaces) stays on the machine; the same command run again within its idle
 time continues the run (--resume). The published part goes to $OUT in three files, each under
-the 16 MiB a file may have there: NAME.tar (config, metrics, samples, provenance) and the float16
+the 16 MiB a file may have there: NAME.tar (config, metrics averaged over 100-step windows — every
+step is logged, 20 MB at 70,000 steps —, samples, provenance) and the float16
 generator and moving average, NAME.generator.pt and NAME.generator-ema.pt. MINUTES is the wall time of this command's training, FIDs
 included; --fid-at-minutes counts minutes of training alone, FIDs excluded. Set
 WGAN_TEACH_COMMIT to the commit being run: it goes into provenance.json with every command.
@@ -64,7 +65,7 @@ def main() -> None:
                             "to_step": history["step"][-1], "training_seconds": round(history["time"][-1], 1)}) + "\n")
     commands = [json.loads(line) for line in (run / "commands.jsonl").read_text().splitlines()]
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    dest = runs.export_run(run, RUNS / "export" / args.name, provenance={
+    dest = runs.export_run(run, RUNS / "export" / args.name, every=100, provenance={
         "commands": commands, "data": "CIFAR-10 JPEG copy (../shared/data/cifar10-jpeg)", "cuda": torch.version.cuda,
         "gpu": gpu})
     out.mkdir(parents=True, exist_ok=True)

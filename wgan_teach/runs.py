@@ -581,16 +581,21 @@ def windowed(rows: list[dict], every: int) -> list[dict]:
     return _merged(averaged, [row for row in rows if "fid" in row])
 
 
-def export_run(run: str | Path, dest: str | Path, *, provenance: dict | None = None) -> Path:
+def export_run(run: str | Path, dest: str | Path, *, provenance: dict | None = None, every: int | None = None) -> Path:
     """Copy what a reader needs of run folder ``run`` into ``dest``, small enough to publish with the book:
-    ``config.json``, ``metrics.jsonl``, ``samples/``, the latest generator (``generator.pt``) and moving
+    ``config.json``, ``metrics.jsonl`` (with ``every``, its step rows averaged over windows of that
+    many steps: :func:`windowed`), ``samples/``, the latest generator (``generator.pt``) and moving
     average (``generator-ema.pt``) with their weights stored in float16, and ``provenance.json``
     (``provenance`` — e.g. commands, commit, wall times — plus Python, torch and the device).
     Every file is written atomically."""
     config = _config(run)
     run, dest = Path(run), Path(dest)
-    for name in ("config.json", "metrics.jsonl"):
-        write_atomically(dest / name, (run / name).read_bytes())
+    write_atomically(dest / "config.json", (run / "config.json").read_bytes())
+    if every is None:
+        write_atomically(dest / "metrics.jsonl", (run / "metrics.jsonl").read_bytes())
+    else:
+        rows = windowed(_read_metrics(run), every)
+        write_atomically(dest / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
     for grid in sorted((run / "samples").glob("step-*.png")):
         write_atomically(dest / "samples" / grid.name, grid.read_bytes())
     for folder, name in (("generators", "generator.pt"), ("ema", "generator-ema.pt")):

@@ -524,7 +524,8 @@ def train_stacked(
         pending.append((step, recipe.lr_at(step), now() - t0 - paused,
                         step_fn([torch.cat(parts) for parts in zip(*draws)])))
         calling = callback is not None and step % callback_every == 0
-        last = step == recipe.steps or (stop_after is not None and time.perf_counter() - t0 - paused >= stop_after)
+        stopping = stop_after is not None and step < recipe.steps and time.perf_counter() - t0 - paused >= stop_after
+        last = step == recipe.steps or stopping
         if step % log_every == 0 or last or calling:
             values = torch.stack([v for *_, v in pending]).tolist()  # (steps, keys, runs), one transfer
             for (step_, lr, seconds, _), row in zip(pending, values):
@@ -534,7 +535,7 @@ def train_stacked(
             pending.clear()
         if calling:
             paused += call(step)
-        if last:
+        if stopping:  # only then: a loop that runs out ends its progress bar at its total (green)
             break
     _unstack(generator, generators, critic, critics, ema, emas)
     return histories
