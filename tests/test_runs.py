@@ -286,5 +286,8 @@ def test_windowed_metrics_average_each_window_and_keep_the_fid_rows():
     assert [(r["step"], r.get("fid")) for r in thinned] == [(100, None), (200, None), (200, 30.0), (250, None)]
     assert [r["w1_estimate"] for r in thinned if "fid" not in r] == [50.5, 150.5, 225.5]
     assert [(r["lr"], r["time"], r["steps_averaged"]) for r in thinned if "fid" not in r][-1] == (1 / 250, 125.0, 50)
+    assert runs.windowed(thinned, 100) == thinned  # averaging again over the same windows changes nothing
+    (coarse,) = [row for row in runs.windowed(thinned, 250) if "fid" not in row]
+    assert coarse["w1_estimate"] == pytest.approx(125.5) and coarse["steps_averaged"] == 250
     with pytest.raises(ValueError, match="every"):
         runs.windowed(rows, 0)

@@ -566,7 +566,9 @@ def fid_of_real(data: str | Path, reference: str | Path, *, split: str = "test",
 def windowed(rows: list[dict], every: int) -> list[dict]:
     """Metrics rows with the step rows averaged over windows of ``every`` generator steps: one row per
     window, holding the mean of each logged quantity over the window, and its last row's ``step``,
-    ``lr`` and ``time``; FID rows are kept as they are, after the row of their step. For publishing a
+    ``lr`` and ``time`` (rows that are already means count with their ``steps_averaged``, so that
+    averaging twice over the same windows changes nothing); FID rows are kept as they are, after
+    the row of their step. For publishing a
     long run, whose every step is logged, at a size a book can carry."""
     every = positive_int(every, "every")
     step_rows = [row for row in rows if "fid" not in row]
@@ -575,9 +577,10 @@ def windowed(rows: list[dict], every: int) -> list[dict]:
         windows.setdefault(-(-row["step"] // every), []).append(row)
     averaged = []
     for window in windows.values():
-        last = window[-1]
-        means = {key: sum(row[key] for row in window) / len(window) for key in last if key not in ("step", "lr", "time")}
-        averaged.append({**means, "step": last["step"], "lr": last["lr"], "time": last["time"], "steps_averaged": len(window)})
+        last, weights = window[-1], [row.get("steps_averaged", 1) for row in window]  # rows already averaged weigh more
+        kept = ("step", "lr", "time", "steps_averaged")
+        means = {key: sum(w * row[key] for w, row in zip(weights, window)) / sum(weights) for key in last if key not in kept}
+        averaged.append({**means, "step": last["step"], "lr": last["lr"], "time": last["time"], "steps_averaged": sum(weights)})
     return _merged(averaged, [row for row in rows if "fid" in row])
 
 
