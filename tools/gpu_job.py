@@ -10,9 +10,9 @@ CIFAR-10 copy) and inception-2015-12-05-fp16r.pt.xz. The run folder .gpu-runs/NA
 which a carried copy replaces) stays on the machine; the same command run again within its idle
 time continues the run (--resume). The published part goes to $OUT in three files, each under
 the 16 MiB a file may have there: NAME.tar (config, metrics averaged over 100-step windows — every
-step is logged, 20 MB at 70,000 steps —, samples, provenance) and the float16
-generator and moving average, NAME.generator.pt and NAME.generator-ema.pt. MINUTES is the wall time of this command's training, FIDs
-included; --fid-at-minutes counts minutes of training alone, FIDs excluded. Set
+step is logged, 20 MB at 70,000 steps —, samples, provenance) and the float16 generator and
+moving average, NAME.generator.pt and NAME.generator-ema.pt. MINUTES is the wall time of this
+command's training, FIDs included; --fid-at-minutes counts minutes of training alone. Set
 WGAN_TEACH_COMMIT to the commit being run: it goes into provenance.json with every command.
 """
 

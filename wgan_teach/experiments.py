@@ -314,17 +314,17 @@ def run_many(runs, *, workers: int | None = None, progress: bool = True, live: b
             results[i] = result
         bar.update(len(stack))
 
+    train_stack = functools.partial(_train_stack, device=device, stop_after=stop_after)
     with tqdm(total=len(runs), disable=not progress, desc="runs") as bar:
         if workers <= 1 and here is None:  # nothing to overlap: every stack in this process
             for stack in away:
-                keep(stack, _train_stack([runs[i] for i in stack], device=device, stop_after=stop_after), bar)
+                keep(stack, train_stack([runs[i] for i in stack]), bar)
             return results
         context = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
         with ProcessPoolExecutor(max(workers, 1), mp_context=context) as pool:
-            futures = {pool.submit(_train_stack, [runs[i] for i in stack], device=device, stop_after=stop_after): stack
-                       for stack in away}
+            futures = {pool.submit(train_stack, [runs[i] for i in stack]): stack for stack in away}
             if here is not None:
-                keep(here, _train_stack([runs[i] for i in here], live=watched, device=device, stop_after=stop_after), bar)
+                keep(here, train_stack([runs[i] for i in here], live=watched), bar)
             for future in as_completed(futures):
                 keep(futures[future], future.result(), bar)
     return results
