@@ -1,6 +1,7 @@
 """Chapter 6's experiment runner: validation, the quality measures on known generators, determinism
 across processes, and the test that proves the trainer works."""
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -8,7 +9,8 @@ import pytest
 import torch
 
 from wgan_teach import experiments, toy
-from wgan_teach.experiments import METHODS, ToyRun, evaluate, lr_sweep, recipe_search, run_many, run_toy
+from wgan_teach.experiments import (METHODS, ToyRun, evaluate, lr_sweep, penalty_variants, recipe_search,
+                                    results_from_record, results_record, run_many, run_toy)
 
 
 class FromData(torch.nn.Module):
@@ -80,6 +82,41 @@ def test_parallel_stacks_equal_the_same_stacks_in_process():
         assert result.run == run and result.stacked == 2
         assert np.array_equal(result.samples, alone.samples)
         assert result.quality == alone.quality
+
+
+def test_a_stack_trained_live_and_measured_by_a_worker_equals_one_done_in_process(monkeypatch):
+    monkeypatch.setattr(experiments, "_live_frame", lambda run, snapshot, critic: None)
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: None)
+    runs = [ToyRun("8gaussians", "gan", seed=0, steps=20, snapshot_every=10), ToyRun("swissroll", "gan", seed=1, steps=20),
+            ToyRun("25gaussians", "wgan-clip", seed=2, steps=20)]
+    live = run_many(runs, workers=1, progress=False, live=runs[0])  # the gan stack here, measured by the worker
+    in_process = run_many(runs, workers=1, progress=False)  # every stack trained and measured here
+    for result, alone in zip(live, in_process):
+        assert np.array_equal(result.samples, alone.samples)
+        assert result.quality == alone.quality and result.quality
+
+
+def test_results_are_stored_and_read_back_exactly():
+    result = run_toy(ToyRun("8gaussians", "wgan-gp", seed=0, steps=5))
+    (back,) = results_from_record(json.loads(json.dumps(results_record([result]))))
+    assert back.run == result.run and back.quality == result.quality and back.seconds == result.seconds
+    assert back.samples.dtype == np.float32 and np.array_equal(back.samples, result.samples)
+    assert back.history == {"step": result.history["step"], "grad_norm_mean": result.history["grad_norm_mean"]}
+
+
+def test_the_stored_variant_runs_are_chapter_6s_and_measure_what_they_store():
+    results, provenance = penalty_variants()
+    assert provenance["command"] == "python benchmarks/toy_penalty_variants.py"
+    assert [r.run for r in results] == [ToyRun(name, method, seed) for method in ("wgan-gp-one-sided", "wgan-gp-lam0.1")
+                                        for name in ("25gaussians", "swissroll") for seed in range(3)]
+    for result in results:
+        assert result.samples.shape == (experiments.EVAL_SIZE, 2) and np.isfinite(result.samples).all()
+        assert result.history["step"] == list(range(1, 1501)) and len(result.history["grad_norm_mean"]) == 1500
+        assert result.stacked == 6 and result.seconds > 0
+    for result in (results[0], results[3]):  # the stored quality is what the stored samples measure
+        assert experiments._measure(result.samples, result.run.dataset) == result.quality
 
 
 def test_snapshots_record_the_run():
@@ -169,7 +206,6 @@ def test_a_stack_stopped_by_the_clock_keeps_its_schedule_and_final_weights():
 def test_the_gpu_command_trains_the_papers_2d_runs(tmp_path, monkeypatch):
     """tools/gpu_toy.py: the paper's sizes and the two penalties, and a tiny run of the command on a CPU."""
     import importlib.util
-    import json
     import sys
     from pathlib import Path
 

@@ -38,7 +38,8 @@ from .nets import INITS, critic_mlp, generator_mlp
 from .plots import plot_critic
 from .train import Recipe, train_stacked
 
-__all__ = ["METHODS", "LR_SWEEP", "lr_sweep", "RECIPE_SEARCH", "recipe_search", "ToyRun", "ToyResult", "Snapshot", "evaluate", "run_toy", "run_many"]
+__all__ = ["METHODS", "LR_SWEEP", "lr_sweep", "RECIPE_SEARCH", "recipe_search", "PENALTY_VARIANTS", "penalty_variants",
+           "ToyRun", "ToyResult", "Snapshot", "evaluate", "run_toy", "run_many", "results_record", "results_from_record"]
 
 LATENT_DIM = 2  # as the paper's toy code: z ~ N(0, I_2)
 EVAL_SIZE = 2000
@@ -58,6 +59,7 @@ METHODS: dict[str, Recipe] = {
 
 LR_SWEEP = Path(__file__).with_name("results") / "toy_lr_sweep.json"
 RECIPE_SEARCH = LR_SWEEP.with_name("toy_recipe_search.json")
+PENALTY_VARIANTS = LR_SWEEP.with_name("toy_penalty_variants.json")
 
 
 def lr_sweep() -> dict:
@@ -71,6 +73,14 @@ def recipe_search() -> dict:
     per stage the reason, the configurations (:class:`ToyRun` fields) and every run's quality and
     training seconds; the seeds, the W1 floors and provenance."""
     return json.loads(RECIPE_SEARCH.read_text())
+
+
+def penalty_variants() -> tuple[list[ToyResult], dict]:
+    """Chapter 6's runs of the two variants of Algorithm 1's penalty, as
+    ``benchmarks/toy_penalty_variants.py`` trained and stored them (:func:`results_from_record`),
+    and that file's provenance."""
+    record = json.loads(PENALTY_VARIANTS.read_text())
+    return results_from_record(record["results"]), record["provenance"]
 
 
 @dataclass(frozen=True)
@@ -171,6 +181,30 @@ class ToyResult:
         return critic.eval()
 
 
+# What a stored result keeps of a run's history: the step and the penalty's gradient norm (Chapter 6
+# reads the norm's first and last steps). Float32 values are written in their shortest exact form.
+_STORED_HISTORY = ("step", "grad_norm_mean")
+
+
+def results_record(results: list[ToyResult]) -> list[dict]:
+    """``results`` as JSON-ready rows: the run's fields, quality, training seconds, stack size, the
+    final samples and the history's :data:`_STORED_HISTORY` (no snapshots, no weights).
+    :func:`results_from_record` reads them back exactly."""
+    exact = lambda values: [float(str(np.float32(v))) for v in values]  # shortest text that is the same float32
+    return [{"run": vars(r.run), "quality": r.quality, "seconds": r.seconds, "stacked": r.stacked,
+             "samples": [exact(row) for row in r.samples],
+             "history": {k: r.history[k] if k == "step" else exact(r.history[k]) for k in _STORED_HISTORY}}
+            for r in results]
+
+
+def results_from_record(rows: list[dict]) -> list[ToyResult]:
+    """The :class:`ToyResult` s of :func:`results_record`'s rows (their history holds only the stored keys)."""
+    as_float32 = lambda values: np.asarray(values, dtype=np.float32)
+    return [ToyResult(ToyRun(**row["run"]), row["quality"], row["seconds"],
+                      {k: v if k == "step" else as_float32(v).tolist() for k, v in row["history"].items()},
+                      as_float32(row["samples"]), stacked=row["stacked"]) for row in rows]
+
+
 def _fixed_latents(n: int) -> torch.Tensor:
     return torch.randn(n, LATENT_DIM, generator=torch.Generator().manual_seed(2017))
 
@@ -214,10 +248,11 @@ def _live_frame(run: ToyRun, snapshot: Snapshot, critic: torch.nn.Module):
 
 
 def _train_stack(runs: list[ToyRun], *, live: ToyRun | None = None, progress: bool = False, device: str = "cpu",
-                 snapshot_size: int = 1000, stop_after: float | None = None) -> list[ToyResult]:
+                 snapshot_size: int = 1000, stop_after: float | None = None, measure: bool = True) -> list[ToyResult]:
     """Train ``runs`` (equal :meth:`ToyRun.stack_key`) as one stack in this process, on ``device``, and
-    measure them; the run ``live`` (one of ``runs``) is redrawn in place at every snapshot;
-    ``stop_after`` seconds of training end the stack early (the history says at which step)."""
+    measure them (``measure=False``: quality left empty, for :func:`_measure` elsewhere); the run ``live``
+    (one of ``runs``) is redrawn in place at every snapshot; ``stop_after`` seconds of training end
+    the stack early (the history says at which step)."""
     recipe, stacked = runs[0].recipe(), len(runs)
     generators, critics = map(list, zip(*(run.networks() for run in runs)))
     snapshots: dict[int, list[Snapshot]] = {i: [] for i, run in enumerate(runs) if run.snapshot_every}
@@ -259,9 +294,26 @@ def _train_stack(runs: list[ToyRun], *, live: ToyRun | None = None, progress: bo
     results = []
     for i, (run, generator, critic, history) in enumerate(zip(runs, generators, critics, histories)):
         samples = _samples(generator, EVAL_SIZE)
-        results.append(ToyResult(run, _quality(samples, run.dataset, seed=1), seconds, history, samples.numpy(),
+        quality = _measure(samples.numpy(), run.dataset) if measure else {}
+        results.append(ToyResult(run, quality, seconds, history, samples.numpy(),
                                  snapshots.get(i, []), stacked, generator.state_dict(), critic.state_dict()))
     return results
+
+
+def _measure(samples: np.ndarray, dataset: str) -> dict:
+    """A run's final quality from its :data:`EVAL_SIZE` samples at the fixed latents."""
+    return _quality(torch.from_numpy(samples), dataset, seed=1)
+
+
+def _measure_shared(pool: ProcessPoolExecutor, results: list[ToyResult]) -> None:
+    """Measure ``results`` in place, in the pool's workers and in this process, whichever is free first."""
+    futures = [pool.submit(_measure, r.samples, r.run.dataset) for r in results]
+    for result, future in reversed(list(zip(results, futures))):
+        if future.cancel():  # no worker has taken it yet
+            result.quality = _measure(result.samples, result.run.dataset)
+    for result, future in zip(results, futures):
+        if not future.cancelled():
+            result.quality = future.result()
 
 
 def run_toy(run: ToyRun, *, live: bool = False, progress: bool = False, device: str = "cpu") -> ToyResult:
@@ -278,11 +330,12 @@ def run_many(runs, *, workers: int | None = None, progress: bool = True, live: b
 
     Runs with equal :meth:`ToyRun.stack_key` (the same method, sizes and steps; any data set and
     seed) are trained as one stack, on one thread, and the stacks run in parallel over ``workers``
-    processes (default: one per CPU core), largest first. A run's result depends on its seed and on
+    processes (default: one per CPU core, less the one this process takes for a live stack), largest first. A run's result depends on its seed and on
     the runs stacked with it (they change the round-off, not the maths), never on the number of
     workers. With ``live`` (in Jupyter) one run is redrawn in place at every snapshot while its
-    stack trains in this process: the run given, or for ``live=True`` the first run of ``runs``
-    that asks for snapshots. ``device`` trains every stack there (on "cuda", the worker processes
+    stack trains in this process (its runs are then measured by the workers and this process
+    together): the run given, or for ``live=True`` the first run of ``runs`` that asks
+    for snapshots. ``device`` trains every stack there (on "cuda", the worker processes
     share the GPU); ``stop_after`` seconds of training end each stack early.
     """
     runs = list(runs)
@@ -306,7 +359,8 @@ def run_many(runs, *, workers: int | None = None, progress: bool = True, live: b
     watched_at = runs.index(watched) if watched is not None else None
     here = next((s for s in order if watched_at in s), None)
     away = [s for s in order if s is not here]
-    workers = min(workers or len(os.sched_getaffinity(0)), len(away))
+    cores = len(os.sched_getaffinity(0)) - (here is not None)  # this process trains too: one process per core
+    workers = min(workers or max(cores, 1), len(away))
     results: list[ToyResult | None] = [None] * len(runs)
 
     def keep(stack, stack_results, bar):
@@ -324,7 +378,10 @@ def run_many(runs, *, workers: int | None = None, progress: bool = True, live: b
         with ProcessPoolExecutor(max(workers, 1), mp_context=context) as pool:
             futures = {pool.submit(train_stack, [runs[i] for i in stack]): stack for stack in away}
             if here is not None:
-                keep(here, train_stack([runs[i] for i in here], live=watched), bar)
+                here_results = train_stack([runs[i] for i in here], live=watched, measure=not away)
+                if away:
+                    _measure_shared(pool, here_results)
+                keep(here, here_results, bar)
             for future in as_completed(futures):
                 keep(futures[future], future.result(), bar)
     return results
