@@ -293,9 +293,9 @@ def _train_stack(runs: list[ToyRun], *, live: ToyRun | None = None, progress: bo
     seconds = histories[0]["time"][-1] / stacked
     results = []
     for i, (run, generator, critic, history) in enumerate(zip(runs, generators, critics, histories)):
-        samples = _samples(generator, EVAL_SIZE)
-        quality = _measure(samples.numpy(), run.dataset) if measure else {}
-        results.append(ToyResult(run, quality, seconds, history, samples.numpy(),
+        samples = _samples(generator, EVAL_SIZE).numpy()
+        quality = _measure(samples, run.dataset) if measure else {}
+        results.append(ToyResult(run, quality, seconds, history, samples,
                                  snapshots.get(i, []), stacked, generator.state_dict(), critic.state_dict()))
     return results
 
@@ -330,9 +330,9 @@ def run_many(runs, *, workers: int | None = None, progress: bool = True, live: b
 
     Runs with equal :meth:`ToyRun.stack_key` (the same method, sizes and steps; any data set and
     seed) are trained as one stack, on one thread, and the stacks run in parallel over ``workers``
-    processes (default: one per CPU core, less the one this process takes for a live stack), largest first. A run's result depends on its seed and on
-    the runs stacked with it (they change the round-off, not the maths), never on the number of
-    workers. With ``live`` (in Jupyter) one run is redrawn in place at every snapshot while its
+    processes (default: one per CPU core, less the one this process takes for a live stack),
+    largest first. A run's result depends on its seed and on the runs stacked with it (they change
+    the round-off, not the maths), never on the number of workers. With ``live`` (in Jupyter) one run is redrawn in place at every snapshot while its
     stack trains in this process (its runs are then measured by the workers and this process
     together): the run given, or for ``live=True`` the first run of ``runs`` that asks
     for snapshots. ``device`` trains every stack there (on "cuda", the worker processes

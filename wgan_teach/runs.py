@@ -476,10 +476,14 @@ def _read_metrics(out: Path) -> list[dict]:
     return rows
 
 
+def _write_metrics(run: Path, rows: list[dict]) -> None:
+    """Write ``rows`` as ``run/metrics.jsonl``, one JSON object per line, atomically."""
+    write_atomically(run / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
+
+
 def _append_metrics(run: Path, rows: list[dict]) -> None:
     """Add ``rows`` to ``run/metrics.jsonl``, rewriting it atomically."""
-    text = "".join(json.dumps(row) + "\n" for row in [*_read_metrics(run), *rows])
-    write_atomically(run / "metrics.jsonl", text)
+    _write_metrics(run, [*_read_metrics(run), *rows])
 
 
 def _config(run: str | Path) -> dict:
@@ -597,8 +601,7 @@ def export_run(run: str | Path, dest: str | Path, *, provenance: dict | None = N
     if every is None:
         write_atomically(dest / "metrics.jsonl", (run / "metrics.jsonl").read_bytes())
     else:
-        rows = windowed(_read_metrics(run), every)
-        write_atomically(dest / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
+        _write_metrics(dest, windowed(_read_metrics(run), every))
     for grid in sorted((run / "samples").glob("step-*.png")):
         write_atomically(dest / "samples" / grid.name, grid.read_bytes())
     for folder, name in (("generators", "generator.pt"), ("ema", "generator-ema.pt")):
