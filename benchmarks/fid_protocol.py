@@ -5,8 +5,8 @@
         --generator book/runs/cpu-wgan-clip --n 1000 --sizes 100 250 500 1000 --quantisation-n 500
 
 Inception features are computed once, for the first 2 x N of a fixed random order (seed 0, as
-wgan_teach.runs.fid_of_real draws them) of the training images and the first N of the test images
-(seed 0, as wgan_teach.runs.FidScorer draws its reference); every FID below comes from subsets of
+wgan_teach.run_fid.fid_of_real draws them) of the training images and the first N of the test images
+(seed 0, as wgan_teach.run_fid.FidScorer draws its reference); every FID below comes from subsets of
 those features, all under the protocol of wgan_teach.fid:
 
 * the floor: n training images against n test images, for several n (the bias of the estimator);
@@ -35,7 +35,8 @@ import torch
 from wgan_teach import fid
 from wgan_teach.data import load_images, to_images
 from wgan_teach.files import write_atomically
-from wgan_teach.runs import REFERENCE_SEED, load_generator
+from wgan_teach.run_fid import REFERENCE_SEED
+from wgan_teach.run_folder import load_generator
 
 
 def first(images: torch.Tensor, n: int, seed: int) -> torch.Tensor:

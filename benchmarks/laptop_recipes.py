@@ -23,7 +23,7 @@ import torch
 
 from wgan_teach.bench import step_time
 from wgan_teach.files import write_atomically
-from wgan_teach.runs import RECIPES
+from wgan_teach.recipes import RECIPES
 from wgan_teach.speed import fastest
 
 CANDIDATES = ("cnn32-w16-wgangp", "cnn32-w32-wgangp", "cnn32-wgangp", "res32-w32-wgangp", "res32-w64-wgangp",

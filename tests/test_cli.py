@@ -11,8 +11,6 @@ import pytest
 import torch
 from PIL import Image
 
-from wgan_teach import runs
-from wgan_teach.nets import cnn32
 from wgan_teach.__main__ import main
 from wgan_teach.data import ImageData
 
@@ -167,39 +165,3 @@ def test_fid_during_training_and_of_real_images(images, tmp_path, capsys):
     assert main(["fid", "--real", str(images), "--reference", str(images), "--n", "6", "--inception", str(NETWORK)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("FID ") and "6 of 12 images" in out
-
-
-def test_export_keeps_what_a_reader_needs_in_float16(images, tmp_path):
-    run, published = tmp_path / "run", tmp_path / "published"
-    assert main(["train", "--data", str(images), "--out", str(run), *TINY, "--ema", "0.9"]) == 0
-    runs.export_run(run, published, provenance={"commands": ["python -m wgan_teach train ..."]})
-    assert sorted(p.name for p in published.iterdir()) == [
-        "config.json", "generator-ema.pt", "generator.pt", "metrics.jsonl", "provenance.json", "samples"]
-    provenance = json.loads((published / "provenance.json").read_text())
-    assert provenance["final_step"] == 4 and provenance["torch"] == torch.__version__ and provenance["commands"]
-    half = torch.load(published / "generator.pt", weights_only=True)
-    full = torch.load(run / "generators" / "step-000004.pt", weights_only=True)
-    assert half["0.weight"].dtype == torch.float16
-    torch.testing.assert_close(half["0.weight"].float(), full["0.weight"], rtol=1e-3, atol=1e-4)
-    generator = runs.load_generator(published, published / "generator.pt")
-    assert generator(torch.randn(2, 128)).shape == (2, 3, 32, 32)
-    windowed = tmp_path / "windowed"
-    runs.export_run(run, windowed, every=2)  # the step rows of steps 1-2 and 3-4, each the mean of its window
-    logged, averaged = rows(run), rows(windowed)
-    assert [(r["step"], r["steps_averaged"]) for r in averaged] == [(2, 2), (4, 2)]
-    assert averaged[1]["w1_estimate"] == pytest.approx((logged[2]["w1_estimate"] + logged[3]["w1_estimate"]) / 2)
-
-
-def test_a_published_narrow_run_reads_back_with_its_width(images, tmp_path):
-    run, published = tmp_path / "run", tmp_path / "published" / "narrow"
-    tiny = [*TINY[2:], "--recipe", "cnn32-w16-wgangp", "--lr", "1e-3"]
-    assert main(["train", "--data", str(images), "--out", str(run), *tiny]) == 0
-    runs.export_run(run, published, provenance={"commands": ["python -m wgan_teach train ..."]})
-    (read,) = runs.published_runs(published.parent)
-    assert read.name == "narrow" and read.config["width"] == 16 and read.config["training"]["lr"] == 1e-3
-    steps, estimates = read.logged("w1_estimate")
-    assert steps == [1, 2, 3, 4] and len(estimates) == 4 and read.fids() == []
-    assert [p.name for p in read.samples()] == ["step-000000.png", "step-000002.png", "step-000004.png"]
-    generator = read.generator()
-    assert sum(p.numel() for p in generator.parameters()) == sum(p.numel() for p in cnn32(width=16)[0].parameters())
-    assert generator(torch.randn(2, 128)).shape == (2, 3, 32, 32)

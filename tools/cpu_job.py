@@ -22,12 +22,15 @@ from pathlib import Path
 
 import torch
 
-from wgan_teach import runs
+from wgan_teach.publish import export_run
+from wgan_teach.recipes import RECIPES
+from wgan_teach.run_fid import fid_run
+from wgan_teach.run_training import train_run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("recipe", choices=list(runs.RECIPES))
+    parser.add_argument("recipe", choices=list(RECIPES))
     parser.add_argument("name")
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--checkpoint-every", type=int, required=True)
@@ -40,14 +43,14 @@ def main() -> None:
     run, dest = Path("runs") / args.name, Path("book") / "runs" / args.name
     train_data, test_data = args.data / "train.tar.xz", args.data / "test.tar.xz"
     started = time.perf_counter()
-    history = runs.train_run(args.recipe, train_data, run, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                             checkpoint_every=args.checkpoint_every, log_every=10, device="cpu")
+    history = train_run(args.recipe, train_data, run, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                        checkpoint_every=args.checkpoint_every, log_every=10, device="cpu")
     trained = time.perf_counter() - started
-    scored = runs.fid_run(run, test_data, n=args.fid_n, inception=args.inception)
+    scored = fid_run(run, test_data, n=args.fid_n, inception=args.inception)
     scoring = time.perf_counter() - started - trained
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    runs.export_run(run, dest, provenance={
+    export_run(run, dest, provenance={
         "commands": [shlex.join([sys.executable, *sys.argv])],
         "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
         "machine": f"{cpu}, {len(os.sched_getaffinity(0))} cores, {torch.get_num_threads()} torch threads",

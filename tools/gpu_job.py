@@ -1,6 +1,6 @@
 """One command on the lent GPU machine (../shared/GPU.md): train or continue a recipe for at most
 MINUTES, FID-10k of the generator and its moving average at every checkpoint, then put the
-publishable part of the run (wgan_teach.runs.export_run) into $OUT as NAME.tar.
+publishable part of the run (wgan_teach.publish.export_run) into $OUT as NAME.tar.
 
     PYTHONPATH=. python tools/gpu_job.py RECIPE NAME MINUTES [--steps N] [--checkpoint-every K] [--fid-every F]
         [--fid-at-minutes 2 4 6 7.5]
@@ -28,7 +28,9 @@ from pathlib import Path
 
 import torch
 
-from wgan_teach import runs
+from wgan_teach.publish import export_run
+from wgan_teach.recipes import RECIPES
+from wgan_teach.run_training import train_run
 
 GPU = Path(".gpu")
 RUNS = Path(".gpu-runs")
@@ -36,7 +38,7 @@ RUNS = Path(".gpu-runs")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("recipe", choices=list(runs.RECIPES))
+    parser.add_argument("recipe", choices=list(RECIPES))
     parser.add_argument("name")
     parser.add_argument("minutes", type=float)
     parser.add_argument("--steps", type=int)
@@ -53,7 +55,7 @@ def main() -> None:
     run = RUNS / args.name
     started = time.perf_counter()
     resume = (run / "checkpoint.pt").is_file()
-    history = runs.train_run(
+    history = train_run(
         args.recipe, GPU / "train.tar.xz", run, steps=args.steps, device=args.device, resume=resume, ema_decay=args.ema,
         checkpoint_every=args.checkpoint_every, stop_after=60 * args.minutes, fid_reference=None if args.no_fid else GPU / "test.tar.xz",
         fid_n=args.fid_n, fid_every=args.fid_every, fid_at=[60 * m for m in args.fid_at_minutes], inception=GPU / "inception-2015-12-05-fp16r.pt.xz", batch_size=args.batch_size,
@@ -65,7 +67,7 @@ def main() -> None:
                             "to_step": history["step"][-1], "training_seconds": round(history["time"][-1], 1)}) + "\n")
     commands = [json.loads(line) for line in (run / "commands.jsonl").read_text().splitlines()]
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    dest = runs.export_run(run, RUNS / "export" / args.name, every=100, provenance={
+    dest = export_run(run, RUNS / "export" / args.name, every=100, provenance={
         "commands": commands, "data": "CIFAR-10 JPEG copy (../shared/data/cifar10-jpeg)", "cuda": torch.version.cuda,
         "gpu": gpu})
     out.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Publish an exported run (the NAME.tar that tools/gpu_job.py returns, unpacked) into the book:
 its config, provenance and chosen sample grids, and its metrics with the step rows averaged over
-windows of EVERY steps (wgan_teach.runs.windowed), so that a long run fits beside the book.
+windows of EVERY steps (wgan_teach.publish.windowed), so that a long run fits beside the book.
 
     python tools/publish_run.py EXPORTED book/runs/NAME [--every 100] [--samples 0 7500 70000]
 
@@ -12,7 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
-from wgan_teach import runs
+from wgan_teach.publish import windowed
 from wgan_teach.files import write_atomically
 
 
@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, nargs="*", help="steps whose grids to keep (default: all)")
     args = parser.parse_args()
     rows = [json.loads(line) for line in (args.exported / "metrics.jsonl").read_text().splitlines()]
-    thinned = runs.windowed(rows, args.every)
+    thinned = windowed(rows, args.every)
     write_atomically(args.dest / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in thinned))
     for name in ("config.json", "provenance.json"):
         write_atomically(args.dest / name, (args.exported / name).read_bytes())

@@ -28,8 +28,12 @@ import sys
 import torch
 from tqdm import tqdm
 
-from . import bench, runs
+from . import bench
 from .files import write_atomically
+from .recipes import RECIPES, recipe_by_name
+from .run_fid import fid_of_real, fid_run
+from .run_folder import RunFolderBusy, sample_grid
+from .run_training import train_run
 from .speed import PLAIN
 from .train import NonFiniteLoss
 
@@ -74,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m wgan_teach", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a recipe into a run folder")
-    train.add_argument("--recipe", required=True, help=f"one of: {', '.join(runs.RECIPES)}")
+    train.add_argument("--recipe", required=True, help=f"one of: {', '.join(RECIPES)}")
     train.add_argument("--data", required=True, help="cifar-10-batches-py, a folder, .zip or .tar[.gz|.xz] of class folders")
     train.add_argument("--out", required=True, help="the run folder")
     train.add_argument("--steps", type=_positive, help="generator steps (default: the recipe's)")
@@ -112,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", required=True, help="the PNG to write")
     sample.add_argument("--checkpoint", help="a generators/step-*.pt file (default: the latest)")
     timing = commands.add_parser("bench", help="ms per generator step, plain and with each speed lever, and the fast step's maths check")
-    timing.add_argument("--recipe", required=True, help=f"one of: {', '.join(runs.RECIPES)}")
+    timing.add_argument("--recipe", required=True, help=f"one of: {', '.join(RECIPES)}")
     timing.add_argument("--steps", type=_positive, default=200, help="timed generator steps per setting")
     timing.add_argument("--device", type=_device, default="cpu", help="cpu or cuda")
     timing.add_argument("--batch-size", type=_positive, help="override both batch sizes")
@@ -122,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _bench(args) -> None:
-    recipe = runs.recipe_by_name(args.recipe)
+    recipe = recipe_by_name(args.recipe)
     training = recipe.sized(batch_size=args.batch_size)
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
@@ -163,7 +167,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
-            history = runs.train_run(
+            history = train_run(
                 args.recipe, args.data, args.out, steps=args.steps, device=args.device, seed=args.seed, resume=args.resume,
                 batch_size=args.batch_size, lr=args.lr, speed=PLAIN if args.plain else None, ema_decay=args.ema,
                 checkpoint_every=args.checkpoint_every, log_every=args.log_every,
@@ -172,22 +176,22 @@ def main(argv=None) -> int:
                 inception=args.inception)
             print(f"trained to step {history['step'][-1]} in {history['time'][-1]:.1f} s of training: {args.out}")
         elif args.command == "fid" and args.real:
-            row = runs.fid_of_real(args.real, args.reference, split=args.split, n=args.n, inception=args.inception,
+            row = fid_of_real(args.real, args.reference, split=args.split, n=args.n, inception=args.inception,
                                    device=args.device, batch=args.batch)
             print(f"FID {row['fid']:.2f}: {row['data']} vs {row['reference']}; {row['protocol']}")
         elif args.command == "fid":
-            for row in runs.fid_run(args.run, args.reference, split=args.split, n=args.n, inception=args.inception,
+            for row in fid_run(args.run, args.reference, split=args.split, n=args.n, inception=args.inception,
                                     checkpoints=args.checkpoint, ema=args.ema, device=args.device, batch=args.batch):
                 print(f"step {row['step']}{' (EMA)' if row['ema'] else ''}: FID {row['fid']:.2f} ({row['n']} vs {row['reference']})")
         elif args.command == "bench":
             _bench(args)
         else:
-            print(runs.sample_grid(args.run, args.out, n=args.n, checkpoint=args.checkpoint))
+            print(sample_grid(args.run, args.out, n=args.n, checkpoint=args.checkpoint))
     except NonFiniteLoss as err:
         _close_progress_bars()
         print(f"error: {err}", file=sys.stderr)
         return 3
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, runs.RunFolderBusy) as err:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, RunFolderBusy) as err:
         _close_progress_bars()
         parser.exit(2, f"error: {err}\n")
     except OSError as err:
