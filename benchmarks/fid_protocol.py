@@ -1,8 +1,8 @@
 """FID's pitfalls, measured once with real CIFAR-10 images: Chapter 7 shows what this writes.
 
-    python benchmarks/fid_protocol.py --data ../shared/data/cifar10-jpeg --out book/runs/fid-protocol \\
+    python benchmarks/fid_protocol.py --data ../shared/data/cifar10-jpeg --out wgan_teach/published/fid-protocol \\
         --inception ../shared/models/tf-inception-fid/inception-2015-12-05-fp16r.pt.xz \\
-        --generator book/runs/cpu-wgan-clip --n 1000 --sizes 100 250 500 1000 --quantisation-n 500
+        --generator wgan_teach/published/cpu-wgan-clip --n 1000 --sizes 100 250 500 1000 --quantisation-n 500
 
 Inception features are computed once, for the first 2 x N of a fixed random order (seed 0, as
 wgan_teach.run_fid.fid_of_real draws them) of the training images and the first N of the test images

@@ -1,7 +1,7 @@
 """Which CIFAR-10 recipe can a laptop CPU train in half an hour? Times a generator step of each
 candidate (the fast step for the CPU, batch 64 for all) and writes what Chapter 7 shows.
 
-    python benchmarks/laptop_recipes.py --out book/runs/laptop-recipes [--steps 6] [--threads 2] \
+    python benchmarks/laptop_recipes.py --out wgan_teach/published/laptop-recipes [--steps 6] [--threads 2] \
         [--probe RUN_FOLDER ...]
 
 Random images stand in for the data (wgan_teach.bench.step_time): the step alone is timed. Run it

@@ -1,13 +1,14 @@
-"""A CIFAR-10 run on this machine's CPU, published for Chapter 7: train for a fixed number of steps, then
-score FID at every saved generator, then export the run into book/runs/NAME with its provenance.
+"""A CIFAR-10 run on this machine's CPU, published for Chapter 7: train for a fixed number of steps,
+then score FID at every saved generator, then export the run into wgan_teach/published/NAME with its
+provenance.
 
     python tools/cpu_job.py RECIPE NAME --steps N --checkpoint-every K [--batch-size B] [--lr LR]
         --data ../shared/data/cifar10-jpeg --inception ../shared/models/tf-inception-fid/... [--fid-n 1000]
 
 Training and FID are separate passes, so that evaluation never interrupts the timed training (its
 ``time`` column is training only), and the machine can be left alone while it trains. The run
-folder itself stays in runs/NAME (git-ignored); book/runs/NAME gets config, metrics (with the FIDs
-and their protocol), sample grids, the final generator in float16 and provenance.json (commands,
+folder itself stays in runs/NAME (git-ignored); wgan_teach/published/NAME gets config, metrics (with
+the FIDs and their protocol), sample grids, the final generator in float16 and provenance.json (commands,
 commit, machine, wall and training times).
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from wgan_teach.publish import export_run
+from wgan_teach.publish import PUBLISHED, export_run
 from wgan_teach.recipes import RECIPES
 from wgan_teach.run_fid import fid_run
 from wgan_teach.run_training import train_run
@@ -40,7 +41,7 @@ def main() -> None:
     parser.add_argument("--inception", required=True)
     parser.add_argument("--fid-n", type=int, default=1000)
     args = parser.parse_args()
-    run, dest = Path("runs") / args.name, Path("book") / "runs" / args.name
+    run, dest = Path("runs") / args.name, PUBLISHED / args.name
     train_data, test_data = args.data / "train.tar.xz", args.data / "test.tar.xz"
     started = time.perf_counter()
     history = train_run(args.recipe, train_data, run, steps=args.steps, batch_size=args.batch_size, lr=args.lr,

@@ -2,7 +2,7 @@
 its config, provenance and chosen sample grids, and its metrics with the step rows averaged over
 windows of EVERY steps (wgan_teach.publish.windowed), so that a long run fits beside the book.
 
-    python tools/publish_run.py EXPORTED book/runs/NAME [--every 100] [--samples 0 7500 70000]
+    python tools/publish_run.py EXPORTED wgan_teach/published/NAME [--every 100] [--samples 0 7500 70000]
 
 The generators (float16, 7 MB each for cnn32) are left out; the run's commands in provenance.json
 re-create them."""
