@@ -28,6 +28,13 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Where the tests find CIFAR-10: the JPEG copy beside this checkout, when the build machine has one (the
+# package itself looks only where a reader keeps data: an argument, WGAN_TEACH_DATA, the user's cache).
+# Set here, before any kernel starts, so that nbval's chapter kernels inherit it; a value already set wins.
+SHARED_CIFAR10 = ROOT.parent / "shared" / "data" / "cifar10-jpeg"
+if SHARED_CIFAR10.is_dir():
+    os.environ.setdefault("WGAN_TEACH_DATA", str(SHARED_CIFAR10))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's; never a downloaded one
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from wgan_teach import data
-from wgan_teach.data import ImageData, download_cifar10, find_cifar10, load_images, to_images
+from wgan_teach.data import ImageData, cifar10_cache, download_cifar10, find_cifar10, load_images, to_images
 
 SHARED_TEST = Path(__file__).resolve().parents[2] / "shared/data/cifar10-jpeg/test.tar.xz"
 META_NAMES = [b"zebra", b"apple", b"mango"]  # not sorted: the order of batches.meta must be kept
@@ -452,6 +452,7 @@ def test_shared_cifar10_jpeg_test_archive():
     "call, error, message",
     [
         (lambda u8: load_images(5), TypeError, "source must be a path"),
+        (lambda u8: load_images(""), ValueError, "source must be a path .* got an empty string"),  # once read the cwd
         (lambda u8: ImageData(u8, device="banana"), ValueError, "device must be a device such as 'cpu' or 'cuda', got 'banana'"),
         (lambda u8: ImageData(u8, device=5.5), TypeError, "device must be a str or torch.device"),
         (lambda u8: ImageData(u8, labels=[0.5, 1.5]), TypeError, "labels must be integers"),  # once truncated to 0, 1
@@ -489,20 +490,41 @@ def test_per_class_on_cifar_batches(cifar):
 
 def test_find_cifar10_looks_where_it_says(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("WGAN_TEACH_CIFAR10", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("WGAN_TEACH_DATA", raising=False)
+    assert find_cifar10(tmp_path / "nowhere") is None  # and no copy beside the package is consulted
     jpeg = tmp_path / "jpeg"
     jpeg.mkdir()
     (jpeg / "train.tar.xz").write_bytes(b"")
     (jpeg / "test.tar.xz").write_bytes(b"")
     assert find_cifar10(jpeg) == jpeg / "train.tar.xz" and find_cifar10(jpeg, split="test") == jpeg / "test.tar.xz"
-    official = tmp_path / "home" / ".cache" / "wgan-teach"
-    official.mkdir(parents=True)
-    (official / "cifar-10-python.tar.gz").write_bytes(b"")
-    assert find_cifar10(tmp_path / "nowhere") == official / "cifar-10-python.tar.gz"  # before any checkout copy
-    monkeypatch.setenv("WGAN_TEACH_CIFAR10", str(jpeg))
+    cache = tmp_path / "home" / ".cache" / "wgan_teach" / "cifar10"
+    assert cifar10_cache() == cache
+    cache.mkdir(parents=True)
+    (cache / "cifar-10-python.tar.gz").write_bytes(b"")
+    assert find_cifar10(tmp_path / "nowhere") == cache / "cifar-10-python.tar.gz"
+    monkeypatch.setenv("WGAN_TEACH_DATA", str(jpeg))  # the environment variable comes before the cache
     assert find_cifar10(tmp_path / "nowhere", split="test") == jpeg / "test.tar.xz"
+    assert find_cifar10(cache) == cache / "cifar-10-python.tar.gz"  # and the arguments before both
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cifar10_cache() == tmp_path / "xdg" / "wgan_teach" / "cifar10"
     with pytest.raises(ValueError, match="split must be one of"):
         find_cifar10(split="valid")
+    with pytest.raises(TypeError, match="places must be folders or archives"):
+        find_cifar10(None)
+    with pytest.raises(ValueError, match="places must be folders or archives, got an empty string"):
+        find_cifar10("")
+
+
+def test_download_cifar10_puts_the_archive_where_find_cifar10_looks(tmp_path, fake_archive, monkeypatch):
+    source, md5 = fake_archive
+    serve(monkeypatch, source, [])
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("WGAN_TEACH_DATA", raising=False)
+    path = download_cifar10(md5=md5)
+    assert path == tmp_path / "xdg" / "wgan_teach" / "cifar10" / "cifar-10-python.tar.gz" == find_cifar10()
+    with pytest.raises(ValueError, match="root must be a folder, got an empty string"):
+        download_cifar10("", md5=md5)
 
 
 def test_a_cuda_device_without_index_is_the_first_cuda_device():

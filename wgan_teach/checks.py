@@ -8,19 +8,22 @@ The rules, the same wherever numbers go in:
   than converted (numpy would drop the imaginary part, or read ``"1.5"`` as 1.5);
 * a single number (:func:`number`) must be a real number: ``True`` is not 1 and ``"3"`` is not 3;
   NaN is refused everywhere, infinity wherever the argument must be finite;
-* counts (:func:`positive_int`) are integers, never booleans or floats such as 2.0.
+* counts (:func:`positive_int`) are integers, never booleans or floats such as 2.0;
+* paths (:func:`path`) are ``str`` or ``os.PathLike`` and not empty (``Path("")`` is the current folder).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import os
+from pathlib import Path
 
 import numpy as np
 import torch
 
 __all__ = ["real_array", "number", "finite_number", "positive_number", "non_negative_number", "positive_int",
-           "normalised_weights", "torch_device"]
+           "normalised_weights", "torch_device", "path"]
 
 
 def real_array(value, name: str, *, what: str = "an array of real numbers") -> np.ndarray:
@@ -129,3 +132,12 @@ def torch_device(value, name: str = "device") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"{name} is {str(device)!r}, but CUDA is not available on this machine")
     return device
+
+
+def path(value, name: str, *, what: str = "a path") -> Path:
+    """``value`` (a str or os.PathLike, not empty) as a Path; ``what`` says what it should point at."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be {what} (str or os.PathLike), got {type(value).__name__}")
+    if not os.fspath(value):
+        raise ValueError(f"{name} must be {what}, got an empty string")
+    return Path(value)

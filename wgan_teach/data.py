@@ -48,7 +48,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .checks import positive_int, torch_device
+from .checks import path as checked_path, positive_int, torch_device
 
 __all__ = [
     "SPLITS",
@@ -60,8 +60,9 @@ __all__ = [
     "ImageData",
     "to_images",
     "download_cifar10",
+    "cifar10_cache",
     "find_cifar10",
-    "CIFAR10_ENV",
+    "DATA_ENV",
 ]
 
 SPLITS = ("train", "test")
@@ -70,7 +71,7 @@ ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz")
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
-CIFAR10_ENV = "WGAN_TEACH_CIFAR10"
+DATA_ENV = "WGAN_TEACH_DATA"  # the folder (or archive) holding CIFAR-10
 
 _META = "batches.meta"
 _BATCHES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
@@ -116,15 +117,13 @@ def load_images(
     ``per_class`` keeps only the first that many images of each class (in file order), and decodes
     only those: a quick, balanced subset.
     """
-    if not isinstance(source, (str, os.PathLike)):
-        raise TypeError(f"source must be a path (str or os.PathLike) to {_KINDS}, got {type(source).__name__}")
+    path = checked_path(source, "source", what=f"a path to {_KINDS}")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"size must be a positive int, got {size!r}")
     if per_class is not None:
         per_class = positive_int(per_class, "per_class")
-    path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"source {str(path)!r} does not exist; expected {_KINDS}")
     names, files = _read_source(path, lambda name: _wanted(name, split))
@@ -209,14 +208,15 @@ def to_images(x: torch.Tensor) -> torch.Tensor:
     return ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
 
 
-def download_cifar10(root: str | os.PathLike, *, url: str = CIFAR10_URL, md5: str = CIFAR10_MD5) -> Path:
-    """Download the CIFAR-10 python archive into ``root`` and return its path (needs internet).
+def download_cifar10(root: str | os.PathLike | None = None, *, url: str = CIFAR10_URL, md5: str = CIFAR10_MD5) -> Path:
+    """Download the CIFAR-10 python archive into ``root`` (by default the user's cache,
+    :func:`cifar10_cache`, where :func:`find_cifar10` looks) and return its path (needs internet).
 
     A file already there with the right MD5 checksum is kept and nothing is downloaded; one with a
     wrong checksum is deleted and downloaded again. A download whose checksum does not match is
     deleted and raises ValueError. Pass the returned path to :func:`load_images`.
     """
-    root = Path(root)
+    root = cifar10_cache() if root is None else checked_path(root, "root", what="a folder")
     path = root / CIFAR10_ARCHIVE
     if path.is_file():
         if _md5(path) == md5:
@@ -235,18 +235,24 @@ def download_cifar10(root: str | os.PathLike, *, url: str = CIFAR10_URL, md5: st
     return path
 
 
+def cifar10_cache() -> Path:
+    """The user's cache folder for CIFAR-10, where :func:`download_cifar10` puts the archive by default:
+    ``$XDG_CACHE_HOME/wgan_teach/cifar10``, or ``~/.cache/wgan_teach/cifar10`` when that is not set."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wgan_teach" / "cifar10"
+
+
 def find_cifar10(*places: str | os.PathLike, split: str = "train") -> Path | None:
     """The source of CIFAR-10's ``split`` on this machine (for :func:`load_images`), or None.
 
-    Looked for in ``places``, then in the folder or archive named by the environment variable
-    ``WGAN_TEACH_CIFAR10``, in ``~/.cache/wgan-teach`` (where :func:`download_cifar10` may have put
-    it) and in the JPEG copy ``../shared/data/cifar10-jpeg`` beside a checkout of the book. In a
-    folder: ``train.tar.xz`` / ``test.tar.xz`` (the JPEG copy), the official archive, or its
-    unpacked ``cifar-10-batches-py``."""
+    Looked for, in this order, in ``places``, in the folder or archive named by the environment
+    variable ``WGAN_TEACH_DATA`` and in the user's cache (:func:`cifar10_cache`, where
+    :func:`download_cifar10` puts it). In a folder: ``train.tar.xz`` / ``test.tar.xz`` (a JPEG copy
+    of the two splits), the official archive, or its unpacked ``cifar-10-batches-py``."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    checkout = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg"
-    candidates = [*places, os.environ.get(CIFAR10_ENV), Path.home() / ".cache" / "wgan-teach", checkout]
+    for place in places:
+        checked_path(place, "places", what="folders or archives")
+    candidates = [*places, os.environ.get(DATA_ENV), cifar10_cache()]
     for place in (Path(p).expanduser() for p in candidates if p):
         for path in (place / f"{split}.tar.xz", place / CIFAR10_ARCHIVE, place / "cifar-10-batches-py"):
             if path.is_file() or (path / _META).is_file():
