@@ -1,4 +1,4 @@
-"""The training loop: the three losses against their formulas, determinism, resume, the NaN guard."""
+"""The training loop: determinism, resume, the NaN guard, stacked runs, checkpoints."""
 
 import copy
 import functools
@@ -6,61 +6,12 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from wgan_teach import toy
 from wgan_teach.nets import critic_mlp, generator_mlp
-from wgan_teach.train import NonFiniteLoss, Recipe, critic_loss, generator_loss, load_checkpoint, train, train_stacked
+from wgan_teach.train import NonFiniteLoss, Recipe, load_checkpoint, train, train_stacked
 
 EIGHT = functools.partial(toy.sample, "8gaussians")
-
-
-def linear_critic(slope):
-    """f(x) = a·x + b: its gradient is a everywhere, so the penalty is known in closed form."""
-    critic = torch.nn.Linear(2, 1)
-    with torch.no_grad():
-        critic.weight.copy_(torch.tensor([slope], dtype=torch.float32))
-        critic.bias.fill_(0.3)
-    return critic
-
-
-def batches(seed=0, n=64):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, 2, generator=g) + 2.0, torch.randn(n, 2, generator=g)
-
-
-@pytest.mark.parametrize("one_sided", [False, True])
-@pytest.mark.parametrize("slope", [(0.6, 0.0), (3.0, 4.0)])
-def test_wgan_gp_critic_loss_is_the_gap_plus_the_penalty(slope, one_sided):
-    critic, (real, fake) = linear_critic(slope), batches()
-    recipe = Recipe(loss="wgan-gp", lam=10.0, one_sided=one_sided)
-    loss, logs = critic_loss(recipe, critic, real, fake)
-    gap = critic(real).mean() - critic(fake).mean()
-    norm = torch.tensor(slope).norm()
-    penalty = (norm - 1).clamp(min=0) ** 2 if one_sided else (norm - 1) ** 2
-    assert torch.allclose(loss, -gap + 10.0 * penalty, atol=1e-5)
-    assert torch.allclose(logs["w1_estimate"], gap.detach())
-    assert torch.allclose(logs["grad_norm_mean"], norm, atol=1e-5)
-    assert float(logs["grad_norm_std"]) < 1e-5
-
-
-def test_wgan_clip_loss_has_no_penalty_and_gan_loss_is_binary_cross_entropy():
-    critic, (real, fake) = linear_critic((3.0, 4.0)), batches()
-    loss, logs = critic_loss(Recipe(loss="wgan-clip"), critic, real, fake)
-    assert torch.allclose(loss, critic(fake).mean() - critic(real).mean())
-    assert "penalty" not in logs
-    loss, _ = critic_loss(Recipe(loss="gan"), critic, real, fake)
-    bce = F.binary_cross_entropy(torch.sigmoid(critic(real)), torch.ones(64, 1)) + F.binary_cross_entropy(
-        torch.sigmoid(critic(fake)), torch.zeros(64, 1)
-    )
-    assert torch.allclose(loss, bce, atol=1e-5)
-
-
-def test_generator_losses():
-    critic, (_, fake) = linear_critic((1.0, -2.0)), batches()
-    assert torch.allclose(generator_loss(Recipe(loss="wgan-gp"), critic, fake), -critic(fake).mean())
-    non_saturating = -torch.log(torch.sigmoid(critic(fake))).mean()
-    assert torch.allclose(generator_loss(Recipe(loss="gan"), critic, fake), non_saturating, atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -312,6 +263,6 @@ def test_a_stacked_run_ends_its_progress_bar_at_its_total_unless_the_clock_stops
     assert history["step"] == [1, 2, 3, 4] and ends[-1] == (4, 4)  # green in Jupyter
     g, c = small_networks(0)
     history = train_stacked([g], [c], [EIGHT], recipe, latent_dim=2, seeds=[0], progress=True, stop_after=1e-9)[0]
-    assert history["step"] == [1] and ends[-1] == (0, 4)  # stopped early: the bar says so
+    assert history["step"] == [1] and ends[-1] == (1, 4)  # stopped early: the bar says so
     with pytest.raises(ValueError, match="stop_after"):
         train_stacked([g], [c], [EIGHT], recipe, latent_dim=2, seeds=[0], stop_after=-1)

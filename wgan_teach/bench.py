@@ -17,7 +17,7 @@ import torch
 
 from .checks import positive_int
 from .data import ImageData
-from .runs import RECIPES, recipe_by_name
+from .recipes import RECIPES, recipe_by_name
 from .speed import PLAIN, Speed, fastest
 from .train import train
 

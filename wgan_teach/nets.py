@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["NORMS", "INITS", "mlp", "critic_mlp", "generator_mlp", "StackedMLP", "cnn32", "res32", "layer_table"]
+__all__ = ["NORMS", "INITS", "mlp", "critic_mlp", "generator_mlp", "StackedMLP", "ema_update", "cnn32", "res32", "layer_table"]
 
 NORMS = ("none", "layer", "batch")
 INITS = ("torch", "he")
@@ -139,6 +139,20 @@ class StackedMLP(nn.Module):
             for layer, weight, bias in zip([x for x in m if isinstance(x, nn.Linear)], self.weights, self.biases):
                 layer.weight.copy_(weight[r].T)
                 layer.bias.copy_(bias[r, 0])
+
+
+@torch.no_grad()
+def ema_update(average: nn.Module, model: nn.Module, decay: float) -> None:
+    r"""Exponential moving average of the weights: :math:`\bar\theta \leftarrow \beta \bar\theta + (1 - \beta)\,\theta`
+    with :math:`\beta` = ``decay``, for every parameter and floating-point buffer (batch-norm
+    statistics); integer buffers are copied."""
+    for a, p in zip(average.parameters(), model.parameters()):
+        a.lerp_(p, 1 - decay)
+    for a, b in zip(average.buffers(), model.buffers()):
+        if a.is_floating_point():
+            a.lerp_(b, 1 - decay)
+        else:
+            a.copy_(b)
 
 
 # -- 32 x 32 images (Chapter 7) ---------------------------------------------------------------------

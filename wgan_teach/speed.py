@@ -33,8 +33,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
+from torch.utils._pytree import tree_leaves, tree_map
 
-__all__ = ["Speed", "PLAIN", "at_least_float32", "fastest", "CapturedStep", "make_optimizer", "set_lr", "load_optimizer"]
+from .losses import critic_loss, generator_loss, log_keys
+from .nets import ema_update
+from .penalties import clip_weights
+
+__all__ = ["Speed", "PLAIN", "at_least_float32", "fastest", "fast_step", "CapturedStep", "make_optimizer", "set_lr",
+           "load_optimizer"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,22 @@ class Speed:
     def layout(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` in channels-last order when that lever is on and ``x`` is a batch of images."""
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.ndim == 4 else x
+
+    @property
+    def changes_step(self) -> bool:
+        """Whether a lever changes how the step computes (all but ``fused_optimizers``, which only
+        chooses the optimisers' implementation): then the loop runs :func:`fast_step`."""
+        return self.one_forward or self.channels_last or self.bf16 or self.graphs
+
+    def prepare(self, device: torch.device, *networks: torch.nn.Module | None) -> None:
+        """Move ``networks`` to ``device`` in training mode, in channels-last order with that lever
+        (and let cuDNN pick the fastest convolutions for these shapes)."""
+        memory = torch.channels_last if self.channels_last else torch.preserve_format
+        for network in networks:
+            if network is not None:
+                network.to(device, memory_format=memory).train()
+        if self.channels_last and device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
 
 
 PLAIN = Speed()
@@ -132,8 +154,55 @@ def load_optimizer(optimizer: torch.optim.Optimizer, state: dict) -> None:
                 slot["step"] = step.to(parameter.device) if on_device else step.cpu()
 
 
+def fast_step(generator, critic, opt_g, opt_c, recipe, *, speed: Speed, device: torch.device,
+              ema: torch.nn.Module | None = None, ema_decay: float = 0.999, runs: int = 1) -> Callable:
+    """:func:`wgan_teach.train.train_step` with the levers of ``speed``, and the moving average ``ema``:
+    the same loss functions (:mod:`wgan_teach.losses`) on the same inputs (a
+    :class:`wgan_teach.train.Draw`), computed in another layout, precision or number of critic
+    forwards, or replayed as a CUDA graph. ``step(inputs)`` returns the logged values
+    (:func:`wgan_teach.losses.log_keys`) as one tensor of shape (values, runs), so that a captured
+    graph has a single output. With every lever off it computes what the plain step computes, bit for bit."""
+    keys = log_keys(recipe)
+
+    def score(parts: list[torch.Tensor]) -> list[torch.Tensor]:
+        with speed.autocast(device):
+            if speed.one_forward:
+                scores = critic(speed.layout(torch.cat([speed.layout(x) for x in parts])))
+                return list(at_least_float32(scores).split([len(x) for x in parts]))
+            return [at_least_float32(critic(speed.layout(x))) for x in parts]
+
+    def step(inputs) -> torch.Tensor:
+        with torch.no_grad(), speed.autocast(device):
+            fakes = at_least_float32(generator(inputs.z_critic)).unflatten(0, (runs, recipe.critic_steps, -1)).unbind(1)
+        for real, fake, epsilon in zip(inputs.reals, fakes, inputs.epsilons):
+            loss, logs = critic_loss(recipe, critic, speed.layout(real), speed.layout(fake.flatten(0, 1)),
+                                     epsilon=epsilon, score=score, runs=runs)
+            opt_c.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            opt_c.step()
+            if recipe.loss == "wgan-clip":
+                clip_weights(critic, recipe.clip)
+        critic.requires_grad_(False)
+        try:
+            with speed.autocast(device):
+                fake = at_least_float32(generator(inputs.z_generator))
+            g_loss = generator_loss(recipe, critic, fake, score, runs)
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.sum().backward()
+            opt_g.step()
+        finally:
+            critic.requires_grad_(True)
+        if ema is not None:
+            ema_update(ema, generator, ema_decay)
+        logs["generator_loss"] = g_loss.detach()
+        return torch.stack([logs[key].float() for key in keys])
+
+    return CapturedStep(step) if speed.graphs else step
+
+
 class CapturedStep:
-    """Run ``step(inputs) -> tensor`` as a replayed CUDA graph.
+    """Run ``step(inputs) -> tensor`` as a replayed CUDA graph (``inputs``: tensors in tuples,
+    lists or named tuples, such as a :class:`wgan_teach.train.Draw`).
 
     The first ``warmup`` calls run eagerly on a side stream (they are real steps: optimiser state,
     cuDNN's algorithm search and the allocator settle). The next call records the step once into a
@@ -142,13 +211,13 @@ class CapturedStep:
     capture fail (an operation that cannot be recorded), it warns and runs the step eagerly from then on.
     """
 
-    def __init__(self, step: Callable[[list[torch.Tensor]], torch.Tensor], warmup: int = 3):
+    def __init__(self, step: Callable, warmup: int = 3):
         self.step, self.warmup, self.calls, self.failed = step, warmup, 0, False
         self.graph: torch.cuda.CUDAGraph | None = None
-        self.inputs: list[torch.Tensor] = []
+        self.inputs = None
         self.output: torch.Tensor | None = None
 
-    def __call__(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+    def __call__(self, inputs) -> torch.Tensor:
         if self.graph is None and self.calls < self.warmup:
             self.calls += 1
             side = torch.cuda.Stream()
@@ -160,7 +229,7 @@ class CapturedStep:
         if self.failed:
             return self.step(inputs)
         if self.graph is None:
-            self.inputs = [x.clone() for x in inputs]
+            self.inputs = tree_map(lambda x: x.clone() if isinstance(x, torch.Tensor) else x, inputs)
             self.graph = torch.cuda.CUDAGraph()
             try:
                 with torch.cuda.graph(self.graph):
@@ -169,7 +238,8 @@ class CapturedStep:
                 warnings.warn(f"CUDA graph capture failed, continuing without graphs: {err}", RuntimeWarning)
                 self.failed, self.graph = True, None
                 return self.step(inputs)
-        for static, x in zip(self.inputs, inputs):
-            static.copy_(x)
+        for static, x in zip(tree_leaves(self.inputs), tree_leaves(inputs)):
+            if isinstance(x, torch.Tensor):
+                static.copy_(x)
         self.graph.replay()
         return self.output.clone()

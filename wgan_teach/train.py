@@ -1,4 +1,5 @@
-r"""One training loop for every GAN in the book: Algorithm 1 of WGAN-GP, with WGAN and the GAN as variants.
+r"""Training a GAN: Algorithm 1 of WGAN-GP (:func:`train_step`), with WGAN and the GAN as variants,
+and the one loop (:func:`loop`) that every training in the book runs in.
 
 Each generator step :math:`t` first trains the critic :math:`f` for ``critic_steps`` steps, then
 the generator :math:`G` once:
@@ -7,21 +8,17 @@ the generator :math:`G` once:
 
     \text{critic:}\quad x \sim p_r,\ z \sim \mathcal{N}(0, I),\ \tilde x = G(z), \qquad
     \min_f\ L_f(x, \tilde x); \qquad
-    \text{generator:}\quad \min_G\ L_G\big(f(G(z))\big).
+    \text{generator:}\quad \min_G\ L_G\big(f(G(z))\big),
 
-The three losses (``Recipe.loss``):
+with the losses :math:`L_f`, :math:`L_G` of :mod:`wgan_teach.losses` (``Recipe.loss``: ``"wgan-gp"``
+with Adam, ``"wgan-clip"`` with RMSProp and the critic's weights clipped, ``"gan"``).
 
-* ``"wgan-gp"`` (Gulrajani et al. 2017): :math:`L_f = \mathbb{E} f(\tilde x) - \mathbb{E} f(x) + \lambda\,
-  \mathbb{E}(\lVert \nabla f(\hat x) \rVert - 1)^2`, :math:`L_G = -\mathbb{E} f(G(z))`, Adam;
-* ``"wgan-clip"`` (Arjovsky et al. 2017): the same without the penalty, every critic weight clipped
-  to :math:`[-c, c]` after each critic step, RMSProp;
-* ``"gan"`` (Goodfellow et al. 2014, non-saturating): :math:`f` outputs a logit,
-  :math:`L_f = \mathbb{E}\,\mathrm{softplus}(-f(x)) + \mathbb{E}\,\mathrm{softplus}(f(\tilde x))` (the
-  binary cross-entropy), :math:`L_G = \mathbb{E}\,\mathrm{softplus}(-f(G(z))) = -\mathbb{E} \log \sigma(f(G(z)))`.
-
-Every step logs the critic loss, :math:`\widehat{W} = \mathbb{E} f(x) - \mathbb{E} f(\tilde x)` (the
-critic's running estimate of :math:`W_1`; for the GAN only a logit gap), the generator loss, the
-learning rate, and for WGAN-GP the penalty and the mean and std of :math:`\lVert \nabla f(\hat x)\rVert`.
+:func:`train` trains one run, :func:`train_stacked` many small runs as one stacked network, and
+:func:`wgan_teach.critic.fit_critic` a critic alone against fixed samples; all three are
+configurations of :func:`loop`, which draws, steps, logs, checks for NaN, checkpoints, stops on time
+and shows progress. Every step logs the critic loss, :math:`\widehat{W} = \mathbb{E} f(x) - \mathbb{E} f(\tilde x)`
+(the critic's running estimate of :math:`W_1`; for the GAN only a logit gap), the generator loss,
+the learning rate, and for WGAN-GP the penalty and the mean and std of :math:`\lVert \nabla f(\hat x)\rVert`.
 Values stay on the device and reach the host every ``log_every`` steps, in one transfer. A
 non-finite loss stops the run with :class:`NonFiniteLoss`; checkpoints are written only after the
 values since the last one were checked, so the last checkpoint on disk is always a good one.
@@ -30,25 +27,26 @@ values since the last one were checked, so the last checkpoint on disk is always
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
 from .checks import non_negative_number, number, positive_int, positive_number
 from .files import first_line, torch_bytes, write_atomically
-from .nets import StackedMLP
-from .penalties import clip_weights, interpolates, penalty_from_scores
-from .speed import PLAIN, CapturedStep, Speed, at_least_float32, load_optimizer, make_optimizer, set_lr
+from .losses import LOSSES, critic_loss, generator_loss, log_keys
+from .nets import StackedMLP, ema_update
+from .penalties import clip_weights
+from .speed import PLAIN, Speed, fast_step, load_optimizer, make_optimizer, set_lr
 
-__all__ = ["LOSSES", "Recipe", "NonFiniteLoss", "History", "critic_loss", "generator_loss", "ema_update", "train", "train_stacked", "load_checkpoint"]
+__all__ = ["LOSSES", "Recipe", "NonFiniteLoss", "History", "Draw", "draw", "train_step", "make_step", "loop", "train",
+           "train_stacked", "load_checkpoint", "critic_loss", "generator_loss", "ema_update"]
 
-LOSSES = ("wgan-gp", "wgan-clip", "gan")
 OPTIMIZERS = ("adam", "rmsprop")
 CHECKED = ("critic_loss", "generator_loss", "penalty")  # quantities whose non-finite value stops a run
 
@@ -110,79 +108,99 @@ class Recipe:
 class NonFiniteLoss(FloatingPointError):
     """A loss became NaN or infinite; ``step`` and ``quantity`` say where."""
 
-    def __init__(self, step: int, quantity: str, value: float, checkpoint: Path | None):
+    def __init__(self, step: int, quantity: str, value: float, checkpoint: Path | None, unit: str = "generator step"):
         self.step, self.quantity, self.value, self.checkpoint = step, quantity, value, checkpoint
         kept = f"; the last good checkpoint is {checkpoint}" if checkpoint else ""
-        super().__init__(f"{quantity} became {value} at generator step {step}: training stopped{kept}")
+        super().__init__(f"{quantity} became {value} at {unit} {step}: training stopped{kept}")
 
 
 History = dict  # name -> list of floats, one entry per generator step ("step" holds the step numbers)
 
 
-def critic_loss(recipe: Recipe, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, rng=None, *,
-                epsilon: torch.Tensor | None = None, score: Callable | None = None, runs: int = 1):
-    r"""The critic's objective :math:`L_f` of ``recipe.loss`` (module docstring) on one batch.
+class Draw(NamedTuple):
+    r"""The random inputs of one generator step (:func:`draw`): the latents of all critic steps'
+    fakes, one real batch and (WGAN-GP) one :math:`\epsilon` per sample for each critic step, and
+    the generator's latents. For stacked runs each field holds the runs' inputs one run after another."""
 
-    :math:`\epsilon` of the interpolates is drawn with ``rng`` or given as ``epsilon``. ``score(parts)``
-    returns the critic's scores of a list of batches (default: one forward each; the fast step of
-    :mod:`wgan_teach.speed` scores them in one). With ``runs`` > 1 the batches hold those of that
-    many independent runs one after another (a stacked critic, :class:`wgan_teach.nets.StackedMLP`)
-    and every expectation is taken over each run's own samples. Returns ``(loss, logs)``: the loss,
-    one value per run (shape (runs,)), keeps its graph — backpropagating its sum gives each run's
-    weights the gradient of their own loss; ``logs`` holds detached values to record, one per run.
+    z_critic: torch.Tensor
+    reals: tuple[torch.Tensor, ...]
+    epsilons: tuple[torch.Tensor | None, ...]
+    z_generator: torch.Tensor
+
+    @staticmethod
+    def cat(draws: Sequence[Draw]) -> Draw:
+        """The draws of several runs joined run by run, for a stacked step."""
+        join = lambda parts: None if parts[0] is None else torch.cat(parts)
+        return Draw(join([d.z_critic for d in draws]), tuple(map(join, zip(*(d.reals for d in draws)))),
+                    tuple(map(join, zip(*(d.epsilons for d in draws)))), join([d.z_generator for d in draws]))
+
+
+def draw(recipe: Recipe, real: Callable, noise: Callable, rng: torch.Generator) -> Draw:
+    r"""All random inputs of one generator step, in a fixed order: the latents of the critic steps'
+    fakes; per critic step a real batch and (WGAN-GP) one :math:`\epsilon` per sample; the generator's latents."""
+    z_critic = noise(recipe.critic_steps * recipe.batch_size)
+    reals, epsilons = [], []
+    for _ in range(recipe.critic_steps):
+        reals.append(real(recipe.batch_size, rng))
+        epsilons.append(torch.rand(recipe.batch_size, generator=rng, device=reals[-1].device).to(reals[-1].dtype)
+                        if recipe.loss == "wgan-gp" else None)
+    return Draw(z_critic, tuple(reals), tuple(epsilons), noise(recipe.fake_batch_size))
+
+
+def train_step(generator: nn.Module, critic: nn.Module, opt_g, opt_c, recipe: Recipe, inputs: Draw,
+               runs: int = 1) -> dict[str, torch.Tensor]:
+    r"""One generator step of Algorithm 1 (Gulrajani et al. 2017) on the random inputs of :func:`draw`::
+
+        for i = 1, ..., n_critic:                       (recipe.critic_steps)
+            x ~ p_r,  z ~ N(0, I),  eps ~ U[0, 1],  x~ = G(z)
+            w <- Adam(grad_w L_f(x, x~))                 (WGAN: RMSProp, then clip w to [-c, c])
+        z ~ N(0, I)
+        theta <- Adam(grad_theta L_G(G(z)))
+
+    with :math:`L_f`, :math:`L_G` of :mod:`wgan_teach.losses`. With ``runs`` > 1 the networks are
+    stacked (:class:`wgan_teach.nets.StackedMLP`) and every tensor holds the runs' rows one run
+    after another. Returns the last critic step's logs and the generator loss, one value per run.
     """
-    if real.shape != fake.shape:
-        raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
-    _check_runs(runs, len(real))
-    score = score or (lambda parts: [critic(part) for part in parts])
-    if recipe.loss == "wgan-gp":
-        x_hat = interpolates(real, fake, generator=rng, epsilon=epsilon).requires_grad_(True)
-        f_real, f_fake, f_hat = score([real, fake, x_hat])
-    else:
-        f_real, f_fake = score([real, fake])
-    mean = lambda values: values.reshape(runs, -1).mean(1)  # E over each run's samples
-    gap = mean(f_real) - mean(f_fake)
-    if recipe.loss == "gan":
-        loss = mean(F.softplus(-f_real)) + mean(F.softplus(f_fake))
-    else:
-        loss = -gap
-    logs = {"w1_estimate": gap.detach()}
-    if recipe.loss == "wgan-gp":
-        penalty, grad_norms = penalty_from_scores(f_hat, x_hat, one_sided=recipe.one_sided, runs=runs)
-        loss = loss + recipe.lam * penalty
-        grad_norms = grad_norms.reshape(runs, -1)
-        logs.update(penalty=penalty.detach(), grad_norm_mean=grad_norms.mean(1), grad_norm_std=grad_norms.std(1))
-    logs["critic_loss"] = loss.detach()
-    return loss, logs
+    with torch.no_grad():  # G is fixed during the critic steps: the fakes of all of them in one forward
+        fakes = generator(inputs.z_critic).unflatten(0, (runs, recipe.critic_steps, -1)).unbind(1)
+    for real, fake, epsilon in zip(inputs.reals, fakes, inputs.epsilons):
+        loss, logs = critic_loss(recipe, critic, real, fake.flatten(0, 1), epsilon=epsilon, runs=runs)
+        opt_c.zero_grad(set_to_none=True)
+        loss.sum().backward()  # the sum over runs: each run's weights get their own gradient
+        opt_c.step()
+        if recipe.loss == "wgan-clip":
+            clip_weights(critic, recipe.clip)
+    critic.requires_grad_(False)  # the generator step needs gradients through f, not for f's weights
+    try:
+        g_loss = generator_loss(recipe, critic, generator(inputs.z_generator), runs=runs)
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.sum().backward()
+        opt_g.step()
+    finally:  # also after an interruption, so that a later run trains the critic again
+        critic.requires_grad_(True)
+    return {**logs, "generator_loss": g_loss.detach()}
 
 
-def generator_loss(recipe: Recipe, critic: nn.Module, fake: torch.Tensor, score: Callable | None = None,
-                   runs: int = 1) -> torch.Tensor:
-    r"""The generator's objective :math:`L_G`: :math:`-\mathbb{E} f(\tilde x)`, or for the GAN
-    :math:`\mathbb{E}\,\mathrm{softplus}(-f(\tilde x))`; one value per run (see :func:`critic_loss`)."""
-    _check_runs(runs, len(fake))
-    scores = score([fake])[0] if score else critic(fake)
-    losses = F.softplus(-scores) if recipe.loss == "gan" else -scores
-    return losses.reshape(runs, -1).mean(1)
+def make_step(generator, critic, opt_g, opt_c, recipe: Recipe, *, speed: Speed = PLAIN, device="cpu",
+              ema: nn.Module | None = None, ema_decay: float = 0.999, runs: int = 1) -> Callable[[Draw], torch.Tensor]:
+    """The step the loop calls: ``step(inputs)`` runs :func:`train_step` (or, with a lever of
+    ``speed`` that changes the step, :func:`wgan_teach.speed.fast_step`) and the moving average
+    ``ema``, and returns the logged values (:func:`wgan_teach.losses.log_keys`), shape (values, runs)."""
+    if speed.changes_step:
+        return fast_step(generator, critic, opt_g, opt_c, recipe, speed=speed, device=torch.device(device),
+                         ema=ema, ema_decay=ema_decay, runs=runs)
+    keys = log_keys(recipe)
+
+    def step(inputs: Draw) -> torch.Tensor:
+        logs = train_step(generator, critic, opt_g, opt_c, recipe, inputs, runs)
+        if ema is not None:
+            ema_update(ema, generator, ema_decay)
+        return torch.stack([logs[key].float() for key in keys])
+
+    return step
 
 
-def _check_runs(runs, rows: int) -> None:
-    if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1 or rows % runs:
-        raise ValueError(f"runs must be a positive integer that divides the batch ({rows} rows), got {runs!r}")
-
-
-@torch.no_grad()
-def ema_update(average: nn.Module, model: nn.Module, decay: float) -> None:
-    r"""Exponential moving average of the weights: :math:`\bar\theta \leftarrow \beta \bar\theta + (1 - \beta)\,\theta`
-    with :math:`\beta` = ``decay``, for every parameter and floating-point buffer (batch-norm
-    statistics); integer buffers are copied."""
-    for a, p in zip(average.parameters(), model.parameters()):
-        a.lerp_(p, 1 - decay)
-    for a, b in zip(average.buffers(), model.buffers()):
-        if a.is_floating_point():
-            a.lerp_(b, 1 - decay)
-        else:
-            a.copy_(b)
+_REFUSED = re.compile(r"Unsupported global: GLOBAL (\S+)")  # torch's word for an object that is not data
 
 
 def _save(path: Path, payload: dict) -> None:
@@ -192,15 +210,25 @@ def _save(path: Path, payload: dict) -> None:
 
 def load_checkpoint(path, generator: nn.Module | None = None, critic: nn.Module | None = None) -> dict:
     """Read a checkpoint written by :func:`train`; load its weights into ``generator`` / ``critic`` if given.
-    A damaged file (truncated, empty, overwritten) is a ValueError that names it and says what to do."""
+
+    A checkpoint holds only tensors, numbers, strings, lists, tuples and dicts, and is read with
+    ``torch.load(..., weights_only=True)``: one that carries any other object (a pickled function
+    could run code when read) is refused with a ValueError. A damaged file (truncated, empty,
+    overwritten) is a ValueError that names it and says what to do."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a truncated zip, an empty file, garbage: torch fails in many ways
+        refused = _REFUSED.search(str(err))
+        if refused:
+            raise ValueError(f"{path} holds {refused.group(1)}, not only tensors, numbers, strings, lists and "
+                             "dicts: refused, since unpickling it could run code") from err
         raise ValueError(f"{path} is damaged and cannot be read ({first_line(err)}); restore it from a copy, "
                          "or start the run again in another folder") from err
+    if not isinstance(payload, dict):
+        raise ValueError(f"{path} is not a checkpoint of wgan_teach.train (it holds a {type(payload).__name__})")
     if generator is not None:
         generator.load_state_dict(payload["generator"])
     if critic is not None:
@@ -208,83 +236,158 @@ def load_checkpoint(path, generator: nn.Module | None = None, critic: nn.Module 
     return payload
 
 
-def _flush(pending: list[dict], history: History, checkpoint: Path | None) -> None:
-    """Move the pending per-step values to the host in one transfer and check them."""
+def _flush(pending: list, histories: list[History], keys: Sequence[str], stop_on_nan: bool,
+           checkpoint: Path | None, unit: str) -> None:
+    """Move the pending per-step values to the host in one transfer, check them and append them."""
     if not pending:
         return
-    keys = [k for k in pending[0] if isinstance(pending[0][k], torch.Tensor)]
-    values = torch.stack([torch.stack([p[k].float() for k in keys]) for p in pending]).cpu().tolist()
-    for row, record in zip(values, pending):
-        row = dict(zip(keys, row))
-        for key in CHECKED:
-            if key in row and not math.isfinite(row[key]):
-                raise NonFiniteLoss(record["step"], key, row[key], checkpoint if checkpoint and checkpoint.exists() else None)
-        for key, value in record.items():
-            history.setdefault(key, []).append(row.get(key, value))
+    values = torch.stack([v for *_, v in pending]).cpu().tolist()  # (steps, keys, runs)
+    for (step, lr, seconds, _), row in zip(pending, values):
+        for history, run_values in zip(histories, zip(*row)):
+            named = dict(zip(keys, run_values))
+            for key in CHECKED if stop_on_nan else ():
+                if key in named and not math.isfinite(named[key]):
+                    raise NonFiniteLoss(step, key, named[key], checkpoint if checkpoint and checkpoint.exists() else None,
+                                        unit)
+            for key, value in (*named.items(), ("step", step), ("lr", lr), ("time", seconds)):
+                history.setdefault(key, []).append(value)
     pending.clear()
 
 
-def _draw(recipe: Recipe, real: Callable, noise: Callable, rng: torch.Generator) -> list[torch.Tensor]:
-    r"""All random inputs of one generator step, in a fixed order: the latents of the critic steps'
-    fakes; per critic step a real batch and (WGAN-GP) one :math:`\epsilon` per sample; the generator's latents."""
-    inputs = [noise(recipe.critic_steps * recipe.batch_size)]
-    for _ in range(recipe.critic_steps):
-        batch = real(recipe.batch_size, rng)
-        inputs.append(batch)
-        if recipe.loss == "wgan-gp":
-            inputs.append(torch.rand(recipe.batch_size, generator=rng, device=batch.device).to(batch.dtype))
-    inputs.append(noise(recipe.fake_batch_size))
-    return inputs
+class _Clock:
+    """Training wall time on ``device`` (queued work done), with the time spent in callbacks left out."""
+
+    def __init__(self, device: torch.device, elapsed: float = 0.0):
+        self.device, self.elapsed, self.paused = device, elapsed, 0.0
+        self.started = self.now()
+
+    def now(self) -> float:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
+    def training(self) -> float:
+        """Seconds of training so far, earlier calls (``elapsed``) included."""
+        return self.elapsed + self.now() - self.started - self.paused
+
+    def pause_for(self, call: Callable[[int], None], step: int) -> None:
+        began = self.now()
+        call(step)
+        self.paused += self.now() - began
 
 
-def _log_keys(recipe: Recipe) -> list[str]:
-    penalty = ["penalty", "grad_norm_mean", "grad_norm_std"] if recipe.loss == "wgan-gp" else []
-    return ["w1_estimate", *penalty, "critic_loss", "generator_loss"]
+def loop(step: Callable[[int], torch.Tensor], keys: Sequence[str], *, steps: int, lr_at: Callable[[int], float],
+         optimizers: Sequence[torch.optim.Optimizer], histories: list[History], start: int = 0, end: int | None = None,
+         elapsed: float = 0.0, device="cpu", log_every: int = 100, stop_on_nan: bool = True,
+         on_log: Callable[[int], None] | None = None, save: Callable[[int, float], None] | None = None,
+         checkpoint: Path | None = None, checkpoint_every: int = 1000, callback: Callable[[int], None] | None = None,
+         callback_every: int = 100, stop_after: float | None = None, samples_per_step: int = 0,
+         progress: bool = True, desc: str = "", unit: str = "generator step") -> list[History]:
+    """The one training loop: steps ``start + 1`` to ``end`` (default ``steps``) of a schedule of ``steps``.
+
+    Each step sets every optimiser's learning rate to ``lr_at(t)`` and calls ``step(t)``, which
+    draws its random inputs, trains, and returns the values named ``keys``, shape (keys, runs),
+    left on the device. Every ``log_every`` steps, at the last step, before a checkpoint and before
+    a callback, the values go to the host in one transfer and are appended to ``histories`` (one
+    per run) with ``step``, ``lr`` and ``time`` (training seconds, ``elapsed`` before this call
+    included, callbacks left out); then, with ``stop_on_nan``, a non-finite loss stops training
+    with :class:`NonFiniteLoss`, and ``on_log(t)`` runs. ``save(t, seconds)`` writes the
+    checkpoint ``checkpoint`` every ``checkpoint_every`` steps and at the end; ``callback(t)`` runs
+    at step 0 (when ``start`` is 0) and every ``callback_every`` steps. ``stop_after`` seconds of
+    this call (callbacks included) end the loop after the step that passes them. A progress bar (tqdm) counts the steps
+    and ends at its total when the loop runs to its end (green in Jupyter).
+    """
+    end = steps if end is None else end
+    clock, pending = _Clock(torch.device(device), elapsed), []
+    if callback is not None and start == 0:
+        clock.pause_for(callback, 0)
+    with tqdm(initial=start, total=end, disable=not progress, desc=desc) as bar:
+        for t in range(start + 1, end + 1):
+            lr = lr_at(t)
+            for optimizer in optimizers:
+                set_lr(optimizer, lr)
+            values = step(t)
+            pending.append((t, lr, clock.training(), values))
+            stopping = stop_after is not None and t < end and clock.now() - clock.started >= stop_after
+            last = t == end or stopping
+            saving = save is not None and (t % checkpoint_every == 0 or last)
+            calling = callback is not None and t % callback_every == 0
+            if t % log_every == 0 or last or saving or calling:
+                window = len(pending)
+                _flush(pending, histories, keys, stop_on_nan, checkpoint, unit)
+                _show(bar, histories[0], window, samples_per_step)
+                if on_log is not None:
+                    on_log(t)
+            if saving:
+                save(t, clock.training())
+            if calling:
+                clock.pause_for(callback, t)
+            bar.update()  # counted before a break: a run stopped by the clock ends short of its total
+            if stopping:
+                break
+    return histories
 
 
-def _make_step(generator, critic, opt_g, opt_c, recipe: Recipe, speed: Speed, device, ema, runs: int = 1) -> Callable:
-    """One generator step of Algorithm 1 on the inputs of :func:`_draw` (for stacked networks, the
-    inputs of ``runs`` runs joined run by run); returns the logged values (:func:`_log_keys`) as one
-    tensor of shape (values, runs), so that a captured graph has a single output."""
-    keys = _log_keys(recipe)
-    per_critic_step = 2 if recipe.loss == "wgan-gp" else 1
+def _show(bar, history: History, window: int, samples_per_step: int) -> None:
+    """The progress bar's note: the critic's estimate and the real samples the critic saw per second."""
+    times = history["time"]
+    seconds = times[-1] - (times[-window - 1] if len(times) > window else 0.0)
+    note = {"W1_estimate": f"{history['w1_estimate'][-1]:.3f}"} if "w1_estimate" in history else {}
+    if samples_per_step:
+        note["real_per_s"] = f"{window * samples_per_step / max(seconds, 1e-9):.0f}"
+    bar.set_postfix(note, refresh=False)
 
-    def score(parts: list[torch.Tensor]) -> list[torch.Tensor]:
-        with speed.autocast(device):
-            if speed.one_forward:
-                scores = critic(speed.layout(torch.cat([speed.layout(x) for x in parts])))
-                return list(at_least_float32(scores).split([len(x) for x in parts]))
-            return [at_least_float32(critic(speed.layout(x))) for x in parts]
 
-    def step(inputs: list[torch.Tensor]) -> torch.Tensor:
-        z_critic, *batches, z_generator = inputs
-        with torch.no_grad(), speed.autocast(device):  # G is fixed during the critic steps: one forward
-            fakes = at_least_float32(generator(z_critic)).unflatten(0, (runs, recipe.critic_steps, -1)).unbind(1)
-        for i, fake in enumerate(fakes):
-            real, *epsilon = batches[i * per_critic_step : (i + 1) * per_critic_step]
-            loss, logs = critic_loss(recipe, critic, speed.layout(real), speed.layout(fake.flatten(0, 1)),
-                                     epsilon=epsilon[0] if epsilon else None, score=score, runs=runs)
-            opt_c.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            opt_c.step()
-            if recipe.loss == "wgan-clip":
-                clip_weights(critic, recipe.clip)
-        critic.requires_grad_(False)  # the generator step needs gradients through f, not for f's weights
-        try:
-            with speed.autocast(device):
-                fake = at_least_float32(generator(z_generator))
-            g_loss = generator_loss(recipe, critic, fake, score, runs)
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.sum().backward()
-            opt_g.step()
-        finally:  # also after an interruption, so that a later run trains the critic again
-            critic.requires_grad_(True)
-        if ema is not None:
-            ema_update(ema[0], generator, ema[1])
-        logs["generator_loss"] = g_loss.detach()
-        return torch.stack([logs[key].float() for key in keys])
+def _check_counts(**counts) -> None:
+    for name, value in counts.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
-    return step
+
+def check_first_step(optimizer: str, lr: float, betas, dtype: torch.dtype) -> None:
+    """Refuse a learning rate whose first update overflows the weights' precision: Adam's first
+    step is ``lr / (1 - beta1)`` per weight, RMSProp's ``lr`` times a bounded ratio."""
+    size = lr / (1 - betas[0]) if optimizer == "adam" else lr
+    if not size <= torch.finfo(dtype).max:
+        raise ValueError(f"lr={lr!r} is too large: {optimizer}'s first step ({size:.3g}) overflows {dtype} "
+                         f"(largest {torch.finfo(dtype).max:.3g}); lower lr")
+
+
+def _check_train(recipe, speed, real, latent_dim, checkpoint_every, log_every, callback_every, until, stop_after,
+                 ema_decay, checkpoint, resume) -> Path | None:
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a Recipe, got {type(recipe).__name__}")
+    if not isinstance(speed, Speed):
+        raise TypeError(f"speed must be a Speed, got {type(speed).__name__}")
+    if not callable(real):
+        raise TypeError("real must be callable: real(n, rng) -> tensor of n real samples")
+    _check_counts(latent_dim=latent_dim, checkpoint_every=checkpoint_every, log_every=log_every,
+                  callback_every=callback_every)
+    if until is not None:
+        positive_int(until, "until")
+    if stop_after is not None:
+        positive_number(stop_after, "stop_after")
+    if not 0 < number(ema_decay, "ema_decay") < 1:
+        raise ValueError(f"ema_decay must be in (0, 1), got {ema_decay!r}")
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    if resume and (checkpoint is None or not checkpoint.is_file()):
+        raise FileNotFoundError(f"resume=True but there is no checkpoint at {checkpoint}")
+    return checkpoint
+
+
+def _resume(checkpoint: Path, recipe, seed, latent_dim, generator, critic, ema, opt_g, opt_c, rng):
+    """Load the state of ``checkpoint`` into the networks, optimisers and ``rng``; return (step, elapsed, history)."""
+    state = load_checkpoint(checkpoint, generator, critic)
+    if state["recipe"] != asdict(recipe) or state["seed"] != seed or state["latent_dim"] != latent_dim:
+        raise ValueError(f"{checkpoint} was written by a run with a different recipe, seed or latent_dim")
+    if ema is not None:
+        if "ema" not in state:
+            raise ValueError(f"{checkpoint} holds no moving average of the generator: resume without ema")
+        ema.load_state_dict(state["ema"])
+    load_optimizer(opt_g, state["opt_g"])
+    load_optimizer(opt_c, state["opt_c"])
+    rng.set_state(state["rng"])
+    return state["step"], state["elapsed"], state["history"]
 
 
 def train(
@@ -317,124 +420,48 @@ def train(
     real batches and the penalty's :math:`\epsilon` — comes from one generator seeded by ``seed``,
     so a CPU run is reproducible bit for bit. ``speed`` (:class:`wgan_teach.speed.Speed`) chooses
     how the step is computed, not what it computes. ``ema``, a copy of the generator, is kept as the
-    exponential moving average of its weights (:func:`ema_update`, :math:`\beta` = ``ema_decay``).
+    exponential moving average of its weights (:func:`wgan_teach.nets.ema_update`, :math:`\beta` = ``ema_decay``).
 
     ``checkpoint`` (a file path) is written every ``checkpoint_every`` steps and at the end: the
     networks, optimisers, random state, step and history. With ``resume=True`` the run continues
     from it, and an interrupted-then-resumed run equals an uninterrupted one. ``until`` stops after
-    that generator step (the schedule still spans ``recipe.steps``), ``stop_after`` at the first
-    logging point after that many seconds of this call, both to be continued later.
+    that generator step (the schedule still spans ``recipe.steps``), ``stop_after`` after the step
+    that passes that many seconds of training in this call, both to be continued later.
     ``callback(step, generator, critic, history)`` runs at step 0 (fresh runs) and every
     ``callback_every`` steps, after the history is up to date. The history's ``time`` is training
     wall time: the time spent in callbacks (evaluation) is left out.
     """
-    if not isinstance(recipe, Recipe):
-        raise TypeError(f"recipe must be a Recipe, got {type(recipe).__name__}")
-    if not isinstance(speed, Speed):
-        raise TypeError(f"speed must be a Speed, got {type(speed).__name__}")
-    if not callable(real):
-        raise TypeError("real must be callable: real(n, rng) -> tensor of n real samples")
-    for name, value in (("latent_dim", latent_dim), ("checkpoint_every", checkpoint_every),
-                        ("log_every", log_every), ("callback_every", callback_every)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if until is not None:
-        positive_int(until, "until")
-    if stop_after is not None:
-        positive_number(stop_after, "stop_after")
-    if not 0 < number(ema_decay, "ema_decay") < 1:
-        raise ValueError(f"ema_decay must be in (0, 1), got {ema_decay!r}")
-    checkpoint = Path(checkpoint) if checkpoint is not None else None
-    if resume and (checkpoint is None or not checkpoint.is_file()):
-        raise FileNotFoundError(f"resume=True but there is no checkpoint at {checkpoint}")
-
+    checkpoint = _check_train(recipe, speed, real, latent_dim, checkpoint_every, log_every, callback_every, until,
+                              stop_after, ema_decay, checkpoint, resume)
     device = torch.device(device)
     speed.check(device, recipe.optimizer, recipe.lr_decay)
-    memory = torch.channels_last if speed.channels_last else torch.preserve_format
-    for network in (generator, critic, ema):
-        if network is not None:
-            network.to(device, memory_format=memory).train()
-    if speed.channels_last and device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # pick the fastest convolution algorithms for these shapes
+    speed.prepare(device, generator, critic, ema)
+    dtype = next(generator.parameters()).dtype
+    check_first_step(recipe.optimizer, recipe.lr, recipe.betas, dtype)
     opt_g, opt_c = (make_optimizer(recipe.optimizer, net.parameters(), lr=recipe.lr, betas=recipe.betas, speed=speed,
                                    device=device) for net in (generator, critic))
     rng = torch.Generator(device).manual_seed(seed)
-    history: History = {}
-    start, elapsed = 0, 0.0
+    start, elapsed, history = 0, 0.0, {}
     if resume:
-        state = load_checkpoint(checkpoint, generator, critic)
-        if state["recipe"] != asdict(recipe) or state["seed"] != seed or state["latent_dim"] != latent_dim:
-            raise ValueError(f"{checkpoint} was written by a run with a different recipe, seed or latent_dim")
-        if ema is not None:
-            if "ema" not in state:
-                raise ValueError(f"{checkpoint} holds no moving average of the generator: resume without ema")
-            ema.load_state_dict(state["ema"])
-        load_optimizer(opt_g, state["opt_g"])
-        load_optimizer(opt_c, state["opt_c"])
-        rng.set_state(state["rng"])
-        start, elapsed, history = state["step"], state["elapsed"], state["history"]
+        start, elapsed, history = _resume(checkpoint, recipe, seed, latent_dim, generator, critic, ema, opt_g, opt_c, rng)
+    noise = lambda n: torch.randn(n, latent_dim, generator=rng, device=device).to(dtype)  # float32 draws whatever the dtype
+    step = make_step(generator, critic, opt_g, opt_c, recipe, speed=speed, device=device, ema=ema, ema_decay=ema_decay)
 
-    dtype = next(generator.parameters()).dtype
-
-    def noise(n: int) -> torch.Tensor:  # drawn in float32 whatever the precision, so the stream is the same
-        return torch.randn(n, latent_dim, generator=rng, device=device).to(dtype)
-
-    def now() -> float:  # wall time, with the work queued on the device done
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return time.perf_counter()
-
-    def save(step: int) -> None:
+    def save(t: int, seconds: float) -> None:
         _save(checkpoint, {
-            "step": step, "elapsed": elapsed + time.perf_counter() - t0 - paused, "history": history,
-            "recipe": asdict(recipe), "seed": seed, "latent_dim": latent_dim, "rng": rng.get_state(),
-            "generator": generator.state_dict(), "critic": critic.state_dict(),
-            "opt_g": opt_g.state_dict(), "opt_c": opt_c.state_dict(),
+            "step": t, "elapsed": seconds, "history": history, "recipe": asdict(recipe), "seed": seed,
+            "latent_dim": latent_dim, "rng": rng.get_state(), "generator": generator.state_dict(),
+            "critic": critic.state_dict(), "opt_g": opt_g.state_dict(), "opt_c": opt_c.state_dict(),
             **({"ema": ema.state_dict()} if ema is not None else {}),
         })
 
-    def call(step: int) -> float:  # run the callback; return the seconds it took
-        began = now()
-        callback(step, generator, critic, history)
-        return now() - began
-
-    step_fn = _make_step(generator, critic, opt_g, opt_c, recipe, speed, device, (ema, ema_decay) if ema is not None else None)
-    if speed.graphs:
-        step_fn = CapturedStep(step_fn)
-    keys = _log_keys(recipe)
-    end = recipe.steps if until is None else min(until, recipe.steps)
-    t0 = started = time.perf_counter()
-    paused = 0.0
-    pending: list[dict] = []
-    if callback is not None and start == 0:
-        paused += call(0)
-    with tqdm(initial=start, total=end, disable=not progress, desc=recipe.loss) as bar:
-        for step in range(start + 1, end + 1):
-            lr = recipe.lr_at(step)
-            set_lr(opt_g, lr)
-            set_lr(opt_c, lr)
-            values = step_fn(_draw(recipe, real, noise, rng))[:, 0]
-            pending.append({**dict(zip(keys, values.unbind())), "step": step, "lr": lr,
-                            "time": elapsed + time.perf_counter() - t0 - paused})
-
-            last = step == end
-            saving = checkpoint is not None and step % checkpoint_every == 0
-            calling = callback is not None and step % callback_every == 0
-            if step % log_every == 0 or last or saving or calling:
-                window = len(pending)
-                _flush(pending, history, checkpoint)
-                seconds = history["time"][-1] - (history["time"][-window - 1] if len(history["time"]) > window else 0.0)
-                real_images = window * recipe.critic_steps * recipe.batch_size  # real samples the critic saw
-                bar.set_postfix(W1_estimate=f"{history['w1_estimate'][-1]:.3f}",
-                                real_per_s=f"{real_images / max(seconds, 1e-9):.0f}", refresh=False)
-                last = last or (stop_after is not None and time.perf_counter() - started >= stop_after)
-            if checkpoint is not None and (saving or last):
-                save(step)
-            if calling:
-                paused += call(step)
-            bar.update()  # counted before a break, so that a finished run ends at its total
-            if last:
-                break
+    loop(lambda t: step(draw(recipe, real, noise, rng)), log_keys(recipe), steps=recipe.steps, lr_at=recipe.lr_at,
+         optimizers=(opt_g, opt_c), histories=[history], start=start, elapsed=elapsed,
+         end=recipe.steps if until is None else min(until, recipe.steps), device=device, log_every=log_every,
+         save=save if checkpoint is not None else None, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+         callback=(lambda t: callback(t, generator, critic, history)) if callback is not None else None,
+         callback_every=callback_every, stop_after=stop_after, progress=progress, desc=recipe.loss,
+         samples_per_step=recipe.critic_steps * recipe.batch_size)
     return history
 
 
@@ -459,20 +486,51 @@ def train_stacked(
     against ``critics[r]`` on ``reals[r]`` from seed ``seeds[r]``; returns one history per run.
 
     The networks (MLPs of one shape per role) are stacked into :class:`wgan_teach.nets.StackedMLP`
-    s and each step of Algorithm 1 runs once for all runs, on ``device``. Every run draws its random
+    s and each :func:`train_step` runs once for all runs, on ``device``. Every run draws its random
     inputs from its own generator in the order :func:`train` does, so run ``r`` equals
     ``train(generators[r], critics[r], reals[r], recipe, latent_dim=latent_dim, seed=seeds[r])`` up to
     float32 round-off (the stacked products add in another order, and the optimisers are torch's fused
     ones: the same update in one kernel). The trained weights are copied back
     into ``generators`` and ``critics``; with ``emas`` (copies of the generators), the moving average of
-    each generator's weights (:func:`ema_update`, :math:`\beta` = ``ema_decay``) is kept and copied into
-    them. The histories' ``time`` is the wall time of all runs together,
+    each generator's weights (:func:`wgan_teach.nets.ema_update`, :math:`\beta` = ``ema_decay``) is kept
+    and copied into them. The histories' ``time`` is the wall time of all runs together,
     callbacks excluded. ``callback(step, generators, critics, histories)`` runs at step 0 and every
     ``callback_every`` steps with the current weights copied back. ``stop_after`` seconds of training
     end the runs at the first step after them (with the schedule still spanning ``recipe.steps``).
     Nothing mixes the runs, so a run
     whose losses turn NaN does not stop or disturb the others: its history records the NaN.
     """
+    generators, critics, reals, seeds = _check_stack(generators, critics, reals, seeds, recipe, emas, ema_decay,
+                                                     latent_dim, log_every, callback_every, stop_after)
+    runs, device = len(seeds), torch.device(device)
+    generator, critic = StackedMLP(generators).to(device), StackedMLP(critics).to(device)
+    ema = StackedMLP(emas).to(device).requires_grad_(False) if emas is not None else None
+    speed = Speed(fused_optimizers=True)  # one kernel per update: a fifth of a small stack's step time on a CPU
+    dtype = next(generator.parameters()).dtype
+    check_first_step(recipe.optimizer, recipe.lr, recipe.betas, dtype)
+    opt_g, opt_c = (make_optimizer(recipe.optimizer, net.parameters(), lr=recipe.lr, betas=recipe.betas,
+                                   speed=speed, device=device) for net in (generator, critic))
+    rngs = [torch.Generator(device).manual_seed(seed) for seed in seeds]
+    noises = [lambda n, rng=rng: torch.randn(n, latent_dim, generator=rng, device=device).to(dtype) for rng in rngs]
+    step = make_step(generator, critic, opt_g, opt_c, recipe, speed=speed, device=device, ema=ema,
+                     ema_decay=ema_decay, runs=runs)
+    histories: list[History] = [{} for _ in seeds]
+
+    def call(t: int) -> None:
+        _unstack(generator, generators, critic, critics, ema, emas)
+        callback(t, generators, critics, histories)
+
+    loop(lambda t: step(Draw.cat([draw(recipe, *args) for args in zip(reals, noises, rngs)])), log_keys(recipe),
+         steps=recipe.steps, lr_at=recipe.lr_at, optimizers=(opt_g, opt_c), histories=histories, device=device,
+         log_every=log_every, stop_on_nan=False, callback=call if callback is not None else None,
+         callback_every=callback_every, stop_after=stop_after, progress=progress, desc=f"{recipe.loss} x {runs}",
+         samples_per_step=recipe.critic_steps * recipe.batch_size)
+    _unstack(generator, generators, critic, critics, ema, emas)
+    return histories
+
+
+def _check_stack(generators, critics, reals, seeds, recipe, emas, ema_decay, latent_dim, log_every, callback_every,
+                 stop_after) -> tuple[list, list, list, list]:
     if not isinstance(recipe, Recipe):
         raise TypeError(f"recipe must be a Recipe, got {type(recipe).__name__}")
     generators, critics, reals, seeds = list(generators), list(critics), list(reals), list(seeds)
@@ -480,65 +538,14 @@ def train_stacked(
         raise ValueError("generators, critics, reals and seeds must be non-empty and of one length (one per run)")
     if not all(callable(real) for real in reals):
         raise TypeError("reals must hold callables: real(n, rng) -> tensor of n real samples")
-    for name, value in (("latent_dim", latent_dim), ("log_every", log_every), ("callback_every", callback_every)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    _check_counts(latent_dim=latent_dim, log_every=log_every, callback_every=callback_every)
     if stop_after is not None:
         positive_number(stop_after, "stop_after")
     if emas is not None and len(emas) != len(seeds):
         raise ValueError(f"emas must hold one generator copy per run ({len(seeds)}), got {len(emas)}")
     if not 0 < ema_decay < 1:
         raise ValueError(f"ema_decay must be in (0, 1), got {ema_decay!r}")
-    runs, device = len(seeds), torch.device(device)
-    generator, critic = StackedMLP(generators).to(device), StackedMLP(critics).to(device)
-    ema = StackedMLP(emas).to(device).requires_grad_(False) if emas is not None else None
-    speed = Speed(fused_optimizers=True)  # one kernel per update: a fifth of a small stack's step time on a CPU
-    opt_g, opt_c = (make_optimizer(recipe.optimizer, net.parameters(), lr=recipe.lr, betas=recipe.betas,
-                                   speed=speed, device=device) for net in (generator, critic))
-    rngs = [torch.Generator(device).manual_seed(seed) for seed in seeds]
-    noises = [lambda n, rng=rng: torch.randn(n, latent_dim, generator=rng, device=device) for rng in rngs]
-    step_fn = _make_step(generator, critic, opt_g, opt_c, recipe, speed, device,
-                         (ema, ema_decay) if ema is not None else None, runs)
-    keys = _log_keys(recipe)
-    histories: list[History] = [{} for _ in seeds]
-    paused, pending = 0.0, []
-
-    def now() -> float:  # wall time, with the work queued on the device done
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return time.perf_counter()
-
-    def call(step: int) -> float:
-        began = now()
-        _unstack(generator, generators, critic, critics, ema, emas)
-        callback(step, generators, critics, histories)
-        return now() - began
-
-    t0 = now()
-    if callback is not None:
-        paused += call(0)
-    for step in tqdm(range(1, recipe.steps + 1), disable=not progress, desc=f"{recipe.loss} x {runs}"):
-        set_lr(opt_g, recipe.lr_at(step))
-        set_lr(opt_c, recipe.lr_at(step))
-        draws = [_draw(recipe, real, noise, rng) for real, noise, rng in zip(reals, noises, rngs)]
-        pending.append((step, recipe.lr_at(step), now() - t0 - paused,
-                        step_fn([torch.cat(parts) for parts in zip(*draws)])))
-        calling = callback is not None and step % callback_every == 0
-        stopping = stop_after is not None and step < recipe.steps and time.perf_counter() - t0 - paused >= stop_after
-        last = step == recipe.steps or stopping
-        if step % log_every == 0 or last or calling:
-            values = torch.stack([v for *_, v in pending]).tolist()  # (steps, keys, runs), one transfer
-            for (step_, lr, seconds, _), row in zip(pending, values):
-                for history, run_values in zip(histories, zip(*row)):
-                    for key, value in (*zip(keys, run_values), ("step", step_), ("lr", lr), ("time", seconds)):
-                        history.setdefault(key, []).append(value)
-            pending.clear()
-        if calling:
-            paused += call(step)
-        if stopping:  # only then: a loop that runs out ends its progress bar at its total (green)
-            break
-    _unstack(generator, generators, critic, critics, ema, emas)
-    return histories
+    return generators, critics, reals, seeds
 
 
 def _unstack(*pairs) -> None:
