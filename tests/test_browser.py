@@ -178,8 +178,9 @@ PAGE_PROBLEMS = r"""
     const box = el.getBoundingClientRect();
     if (box.width === 0 || box.height === 0) continue;
     const style = getComputedStyle(el);
+    // Functions of the package (function-source) keep its longer lines and scroll on purpose.
     const scrolls = !style.display.startsWith("inline") && ["auto", "scroll", "hidden"].includes(style.overflowX)
-      && el.scrollWidth > el.clientWidth + 1;
+      && el.scrollWidth > el.clientWidth + 1 && !el.closest("div.function-source");
     const spills = box.right > column.right + 1 || box.left < column.left - 1;
     if (scrolls || spills) {
       reported.push(el);
@@ -223,7 +224,7 @@ PAGE_PROBLEMS = r"""
       problems.image.push(`${file.slice(0, 40)} (alt "${alt.slice(0, 40)}") is drawn at ${img.clientWidth} px, ` +
                           `made for ${Math.round(designed)} px: its text shrinks below the size it was set in`);
     }
-    if (!img.closest(".wgan-scrubber") && img.naturalWidth < 1.5 * img.clientWidth) {
+    if (img.naturalWidth < 1.5 * img.clientWidth) {  // the scrubbers' frames too
       problems.image.push(`${file.slice(0, 40)} (alt "${alt.slice(0, 40)}") has ${img.naturalWidth} pixels for ` +
                           `${img.clientWidth} px: blurred on a high-density screen`);
     }

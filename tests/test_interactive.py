@@ -14,8 +14,10 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from wgan_teach.interactive import (  # noqa: E402
+    FRAME_COLORS,
     LIVE_SCALE,
     MAX_FRAMES,
+    SCALE,
     SCRUBBER_ENV,
     Slider,
     SliderFigure,
@@ -48,7 +50,8 @@ def test_static_scrubber_holds_every_frame_in_grid_order():
         [Slider("slope", (-1.0, 0.0, 1.0)), Slider("colour", ("k", "r"), initial="r")],
         readout=readout,
     )
-    html = figure.static_html()
+    with matplotlib.rc_context({"figure.dpi": 80}):  # 2 x 1.5 inches shown at 160 x 120 px
+        html = figure.static_html()
     data = payload(html)
     assert len(data["frames"]) == 6
     # Row-major over the sliders: the last slider varies fastest.
@@ -56,13 +59,49 @@ def test_static_scrubber_holds_every_frame_in_grid_order():
     assert data["labels"] == [["-1.00", "0.00", "1.00"], ["k", "r"]]
     # Each frame is a real PNG of the figure drawn for its parameters, and frames differ.
     images = [Image.open(io.BytesIO(base64.b64decode(f))) for f in data["frames"]]
-    assert all(im.format == "PNG" and im.size == (160, 120) for im in images)
+    # Sharp: twice the pixels of the size it is shown at, which the page is told; a small palette.
+    assert all(im.format == "PNG" and im.size == (SCALE * 160, SCALE * 120) for im in images)
+    assert all(im.mode == "P" and len(im.getcolors()) <= FRAME_COLORS for im in images)
+    assert re.search(r'<img class="wgan-scrubber-frame" width="160" ', html)
     assert len(set(data["frames"])) == 6
     # The initial frame (slope -1, colour r) is the one shown before any interaction.
     assert f'src="data:image/png;base64,{data["frames"][1]}"' in html
     assert "slope = -1.0 (r)" in html
     # No network: no external URL anywhere in the scrubber.
     assert not re.search(r"https?://", html)
+
+
+def test_scrubber_frames_follow_the_dpi_they_are_shown_at():
+    figure = slider_figure(draw_line, [Slider("slope", (0.0, 1.0))], dpi=50, colors=16)
+    html = figure.static_html()
+    images = [Image.open(io.BytesIO(base64.b64decode(f))) for f in payload(html)["frames"]]
+    assert [im.size for im in images] == [(SCALE * 100, SCALE * 75)] * 2
+    assert all(len(im.getcolors()) <= 16 for im in images)
+    assert 'width="100"' in html
+
+
+def test_a_draw_that_returns_no_figure_is_named():
+    def sketch(slope):
+        plt.subplots()  # forgot `return fig`
+
+    figure = slider_figure(sketch, [Slider("slope", (0.0, 1.0))])
+    with pytest.raises(TypeError, match=r"draw must return a matplotlib Figure, but draw \(sketch\) returned NoneType"):
+        figure.static_html()
+    with pytest.raises(TypeError, match=r"draw \(sketch\) returned NoneType: end it with `return fig`"):
+        figure.widget()
+    with pytest.raises(TypeError, match=r"draw \(<lambda>\) returned Axes"):
+        slider_figure(lambda slope: plt.subplots()[1], [Slider("slope", (0.0,))]).frame(slope=0.0)
+    plt.close("all")
+
+
+def test_frames_of_different_sizes_are_refused():
+    def grows(slope):
+        fig = draw_line(slope)
+        fig.set_size_inches(2 + slope, 1.5)
+        return fig
+
+    with pytest.raises(ValueError, match="figures of one size"):
+        slider_figure(grows, [Slider("slope", (0.0, 1.0))]).static_html()
 
 
 def test_static_html_is_cached_and_deterministic():
@@ -175,6 +214,8 @@ def test_bad_sliders_are_rejected():
         slider_figure(draw_line, "slope")
     with pytest.raises(ValueError, match="dpi must be a positive integer"):
         slider_figure(draw_line, [Slider("x", (1, 2))], dpi=0)
+    with pytest.raises(ValueError, match="colors must be an integer from 2 to 256, got 1000"):
+        slider_figure(draw_line, [Slider("x", (1, 2))], colors=1000)
     with pytest.raises(TypeError, match="alt must be a string"):
         slider_figure(draw_line, [Slider("x", (1, 2))], alt=None)
     too_many = int(np.ceil(np.sqrt(MAX_FRAMES + 1)))
@@ -198,3 +239,28 @@ def test_static_values_limit_the_scrubber_but_not_the_live_slider():
     assert len(figure.widget().children[0].options) == 3
     with pytest.raises(ValueError, match="static_values"):
         Slider("x", (1, 2, 3), initial=3, static_values=(1, 2))
+
+
+def test_in_ipython_the_first_frame_is_drawn_once_the_cell_has_run(monkeypatch):
+    """The notebook builds the sliders while the kernel draws: the draw waits for post_run_cell."""
+    import ipywidgets
+    from IPython.core.events import EventManager, available_events
+
+    import wgan_teach.interactive as interactive
+
+    class Shell:
+        pass
+
+    shell = Shell()
+    shell.events = EventManager(shell, available_events)
+    monkeypatch.setattr(interactive, "_running_shell", lambda: shell)
+    monkeypatch.delenv(SCRUBBER_ENV, raising=False)
+    draw = CountingDraw()
+    bundle = slider_figure(draw, [Slider("slope", (0.0, 1.0))], readout=readout)._repr_mimebundle_()
+    box = ipywidgets.widgets.widget._instances[bundle["application/vnd.jupyter.widget-view+json"]["model_id"]]
+    image, text = box.children[-2:]
+    assert draw.calls == 0 and image.value == b""
+    shell.events.trigger("post_run_cell", None)
+    assert draw.calls == 1 and image.value[:4] == b"\x89PNG" and "slope = 0.0" in text.value
+    shell.events.trigger("post_run_cell", None)  # the next cell does not draw it again
+    assert draw.calls == 1

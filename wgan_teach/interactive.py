@@ -8,10 +8,14 @@ grid of values for each parameter::
 Displayed in a running kernel, the object shows real ipywidgets sliders that call ``draw`` again
 on every change. The figure is shown at the size Jupyter shows other figures (matplotlib's
 ``figure.dpi`` CSS pixels per inch) and rendered with twice those pixels, so that it stays sharp.
+In IPython the first figure is drawn just after the cell's own code has run (a ``post_run_cell``
+callback, still within the cell), so that the notebook builds the sliders while the kernel draws:
+the cell is done when its figure is, and shows the same figure, sooner.
 
 When a chapter is executed to store its outputs for the book (``tools/execute_notebooks.py`` sets
 ``WGAN_TEACH_SCRUBBERS=1`` in the kernel's environment), it displays instead a self-contained HTML
-scrubber: every frame on the grid rendered to a small PNG beforehand, with plain
+scrubber: every frame on the grid rendered beforehand to a palette PNG with ``SCALE`` times the pixels
+of its displayed size (sharp beside the book's other figures, which are stored the same way), with plain
 ``<input type="range">`` controls and a few lines of inline JavaScript to swap them. The built book
 shows it, working in a plain browser with no kernel and no network. The controls start hidden
 behind the words "Run the cell for live sliders", which the script replaces by the controls: where
@@ -32,13 +36,16 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 from PIL import Image
 
 __all__ = ["Slider", "SliderFigure", "slider_figure", "figure_png", "live_png", "SCRUBBER_ENV"]
 
 MAX_FRAMES = 400
 SCRUBBER_ENV = "WGAN_TEACH_SCRUBBERS"  # "1": display the kernel-free scrubber instead of the live widget
-LIVE_SCALE = 2  # the live figure has this many pixels per CSS pixel: sharp on screens up to 2x
+SCALE = 2  # a figure has this many pixels per CSS pixel, live and in the scrubber: sharp on screens up to 2x
+LIVE_SCALE = SCALE
+FRAME_COLORS = 64  # a scrubber frame's palette: enough for the book's colour maps, a third the bytes of full colour
 READOUT_STYLE = "font-family:monospace;white-space:pre-wrap"  # columns of numbers stay aligned
 
 
@@ -117,28 +124,38 @@ def _as_tuple(values, what: str) -> tuple:
         raise TypeError(f"{what} must be a sequence of values, got {values!r}") from None
 
 
-def figure_png(fig, *, dpi: int = 80, colors: int | None = 256) -> bytes:
-    """Render a matplotlib figure to a palette PNG (``colors`` colours; None: full colour) and close it."""
+def figure_png(fig, *, dpi: int = 80, colors: int | None = 256, compress_level: int = 6) -> bytes:
+    """Render a matplotlib figure to a palette PNG (``colors`` colours; None: full colour) and close it.
+
+    ``compress_level`` (0-9) trades bytes for time: 1 for a live frame that is sent once, 6 and an
+    optimised palette PNG for frames that are stored.
+    """
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    fig.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": compress_level})
     plt.close(fig)
     if colors is None:
         return buffer.getvalue()
-    image = Image.open(buffer).convert("RGB").quantize(colors=colors)
+    image = Image.open(buffer).convert("RGB").quantize(colors=colors, method=Image.Quantize.FASTOCTREE)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def display_width(fig, dpi: float | None = None) -> int:
+    """The width in CSS pixels a figure is shown at: its width in inches times ``dpi`` CSS pixels per
+    inch (by default matplotlib's ``figure.dpi``, the size Jupyter shows other figures at)."""
+    return round(fig.get_size_inches()[0] * (plt.rcParams["figure.dpi"] if dpi is None else dpi))
 
 
 def live_png(fig) -> tuple[bytes, int]:
     """A figure for a live display, and the width in CSS pixels to show it at; closes the figure.
 
     Shown at the size Jupyter shows other figures (matplotlib's ``figure.dpi`` pixels per inch),
-    rendered in full colour with ``LIVE_SCALE`` times those pixels, so that it stays sharp.
+    rendered in full colour with ``SCALE`` times those pixels, so that it stays sharp; encoded
+    with light compression, since it is sent once and never stored.
     """
-    dpi = plt.rcParams["figure.dpi"]
-    width = round(fig.get_size_inches()[0] * dpi)
-    return figure_png(fig, dpi=LIVE_SCALE * dpi, colors=None), width
+    width = display_width(fig)
+    return figure_png(fig, dpi=SCALE * plt.rcParams["figure.dpi"], colors=None, compress_level=1), width
 
 
 class SliderFigure:
@@ -150,8 +167,9 @@ class SliderFigure:
         sliders: Sequence[Slider],
         readout: Callable[..., str] | None = None,
         *,
-        dpi: int = 80,
+        dpi: int | None = None,
         alt: str = "",
+        colors: int = FRAME_COLORS,
     ):
         if not callable(draw):
             raise TypeError("draw must be callable: draw(**params) -> matplotlib Figure")
@@ -169,8 +187,10 @@ class SliderFigure:
             raise TypeError("sliders must be a non-empty sequence of Slider")
         if len({s.name for s in sliders}) != len(sliders):
             raise ValueError("sliders must have distinct names")
-        if isinstance(dpi, bool) or not isinstance(dpi, int) or dpi <= 0:
-            raise ValueError(f"dpi must be a positive integer, got {dpi!r}")
+        if dpi is not None and (isinstance(dpi, bool) or not isinstance(dpi, int) or dpi <= 0):
+            raise ValueError(f"dpi must be a positive integer or None, got {dpi!r}")
+        if isinstance(colors, bool) or not isinstance(colors, int) or not 2 <= colors <= 256:
+            raise ValueError(f"colors must be an integer from 2 to 256, got {colors!r}")
         if not isinstance(alt, str):
             raise TypeError(f"alt must be a string, got {alt!r}")
         n_frames = 1
@@ -179,12 +199,32 @@ class SliderFigure:
         if n_frames > MAX_FRAMES:
             raise ValueError(f"sliders span {n_frames} frames; at most {MAX_FRAMES} keep the page small")
         self.draw, self.sliders, self.readout = draw, sliders, readout
-        self.dpi, self.alt = dpi, alt
+        self.dpi, self.alt, self.colors = dpi, alt, colors
         self._static_html: str | None = None
 
+    def figure(self, **params) -> Figure:
+        """``draw(**params)``, checked to be a matplotlib Figure."""
+        fig = self.draw(**params)
+        if not isinstance(fig, Figure):
+            name = getattr(self.draw, "__name__", "draw")
+            hint = ": end it with `return fig`" if fig is None else ""
+            raise TypeError(
+                f"draw must return a matplotlib Figure, but draw ({name}) returned {type(fig).__name__}{hint}"
+            )
+        return fig
+
     def frame(self, **params) -> tuple[bytes, str]:
-        """The scrubber's PNG (palette, ``dpi``) and readout text for one setting of the parameters."""
-        return figure_png(self.draw(**params), dpi=self.dpi), self._readout_text(params)
+        """The scrubber's PNG and readout text for one setting of the parameters.
+
+        The PNG is a palette of ``colors`` colours with ``SCALE`` times the pixels of the figure's
+        displayed width (:meth:`frame_width`).
+        """
+        return self._frame(params)[0], self._readout_text(params)
+
+    def _frame(self, params) -> tuple[bytes, int]:
+        fig = self.figure(**params)
+        dpi = plt.rcParams["figure.dpi"] if self.dpi is None else self.dpi
+        return figure_png(fig, dpi=SCALE * dpi, colors=self.colors), display_width(fig, dpi)
 
     def _readout_text(self, params) -> str:
         return self.readout(**params) if self.readout else ""
@@ -192,16 +232,25 @@ class SliderFigure:
     # -- live: ipywidgets in a running kernel -------------------------------------------------
     def widget(self):
         """Real ipywidgets sliders that redraw the figure on every change."""
+        box, update = self._live_parts()
+        update()
+        return box
+
+    def _live_parts(self):
+        """The widget, and the function that draws its figure for the sliders' values (not yet called)."""
         import ipywidgets as widgets
 
+        # One layout and one style shared by every slider: fewer widget models for the notebook to build.
+        layout = widgets.Layout(width="420px")
+        style = widgets.SliderStyle(description_width="initial")
         controls = {
             s.name: widgets.SelectionSlider(
                 options=[(s.format(v), v) for v in s.values],
                 value=s.values[s.initial_index],
                 description=s.text,
                 continuous_update=False,
-                style={"description_width": "initial"},
-                layout=widgets.Layout(width="420px"),
+                style=style,
+                layout=layout,
             )
             for s in self.sliders
         }
@@ -210,14 +259,13 @@ class SliderFigure:
 
         def update(_change=None):
             params = {name: c.value for name, c in controls.items()}
-            png, width = live_png(self.draw(**params))
+            png, width = live_png(self.figure(**params))
             image.value, image.layout.width = png, f"{width}px"
             text.value = f'<div style="{READOUT_STYLE}">{html.escape(self._readout_text(params))}</div>'
 
         for control in controls.values():
             control.observe(update, names="value")
-        update()
-        return widgets.VBox([*controls.values(), image, text])
+        return widgets.VBox([*controls.values(), image, text]), update
 
     # -- kernel-free: precomputed frames and a few lines of JavaScript ------------------------
     def static_html(self) -> str:
@@ -227,11 +275,15 @@ class SliderFigure:
         return self._static_html
 
     def _render_static(self) -> str:
-        frames, readouts = [], []
+        frames, widths, readouts = [], set(), []
         for values in itertools.product(*(s.static for s in self.sliders)):
-            png, text = self.frame(**{s.name: v for s, v in zip(self.sliders, values)})
+            params = {s.name: v for s, v in zip(self.sliders, values)}
+            png, width = self._frame(params)
             frames.append(base64.b64encode(png).decode("ascii"))
-            readouts.append(text)
+            widths.add(width)
+            readouts.append(self._readout_text(params))
+        if len(widths) > 1:
+            raise ValueError(f"draw must return figures of one size for every setting, got widths {sorted(widths)} px")
         labels = [[s.format(v) for v in s.static] for s in self.sliders]
         payload = json.dumps({"frames": frames, "readouts": readouts, "labels": labels})
         uid = "wgan-scrubber-" + hashlib.sha1(payload.encode()).hexdigest()[:12]
@@ -251,6 +303,7 @@ class SliderFigure:
             uid=uid,
             controls=controls,
             src=frames[start],
+            width=widths.pop(),
             alt=html.escape(self.alt or "figure; drag the sliders above to change it"),
             readout=html.escape(readouts[start]),
             readout_style=READOUT_STYLE,
@@ -261,11 +314,30 @@ class SliderFigure:
         """The live widget, or the kernel-free scrubber where ``SCRUBBER_ENV`` is "1" (stored outputs)."""
         if os.environ.get(SCRUBBER_ENV) == "1":
             return {"text/html": self.static_html(), "text/plain": repr(self)}
-        return {**self.widget()._repr_mimebundle_(), "text/plain": repr(self)}
+        box, update = self._live_parts()
+        shell = _running_shell()
+        if shell is None:
+            update()
+        else:  # draw once the cell's code has run, while the notebook builds the sliders
+            def first_draw(*_result):
+                shell.events.unregister("post_run_cell", first_draw)
+                update()
+
+            shell.events.register("post_run_cell", first_draw)
+        return {**box._repr_mimebundle_(), "text/plain": repr(self)}
 
     def __repr__(self) -> str:
         names = ", ".join(f"{s.name}[{len(s.values)}]" for s in self.sliders)
         return f"<SliderFigure {getattr(self.draw, '__name__', 'draw')}({names})>"
+
+
+def _running_shell():
+    """The IPython shell this code runs in, or None."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
 
 
 # The controls start hidden behind a note; the script shows them and removes the note. Where scripts
@@ -275,7 +347,7 @@ _SCRUBBER_TEMPLATE = """<div class="wgan-scrubber" id="{uid}">
 {controls}
 </div>
 <p class="wgan-scrubber-note"><em>Run the cell for live sliders.</em></p>
-<img class="wgan-scrubber-frame" style="max-width:100%" alt="{alt}" src="data:image/png;base64,{src}">
+<img class="wgan-scrubber-frame" width="{width}" style="max-width:100%;height:auto" alt="{alt}" src="data:image/png;base64,{src}">
 <div class="wgan-scrubber-readout" style="{readout_style}">{readout}</div>
 <script type="application/json" class="wgan-scrubber-data">{payload}</script>
 <script>

@@ -5,9 +5,10 @@
   out of their block; display equations too wide for a phone scroll inside their own box.
 * The directive ``function-source``: the source of one function of the package, shown without its
   docstring (whose reST ``:math:`` roles read badly as code); the prose around it states the
-  equation. Its lines wrap rather than run out of the block: the package's own line length is
-  longer than the book's column. ``wgan_teach.penalties.gradient_penalty`` names the function; the file is read, never
-  imported, and the page is rebuilt when it changes.
+  equation. The package's own line length is longer than the book's column: its lines stay whole
+  and scroll inside the block (a wrapped line would restart at column 0, where Python reads
+  indentation). ``wgan_teach.penalties.gradient_penalty`` names the function; the file is read,
+  never imported, and the page is rebuilt when it changes.
 * A pybtex style ``authoryear``: the bibliography labels entries as the text cites them,
   "Arjovsky et al., 2017", instead of pybtex's default "ACB17".
 """
