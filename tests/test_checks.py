@@ -2,6 +2,7 @@
 booleans are refused with a ValueError or TypeError that names the argument; tensors are read as values."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,3 +132,20 @@ def test_the_helpers_themselves():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             checks.torch_device("cuda")
+
+
+def test_paths_seeds_and_generators():
+    assert checks.path("a/b", "p") == Path("a/b") and checks.path(Path("c"), "p") == Path("c")
+    with pytest.raises(ValueError, match="p must be a folder, got an empty string"):
+        checks.path("", "p", what="a folder")  # Path("") is the current folder
+    with pytest.raises(TypeError, match=r"p must be a path \(str or os.PathLike\), got int"):
+        checks.path(5, "p")
+    assert checks.seed(np.int64(7)) == 7 and checks.seed(2**64 - 1) == 2**64 - 1
+    torch.Generator().manual_seed(checks.seed(2**64 - 1))  # the largest seed torch takes
+    for bad in (2**64, -1, True, 1.0, "3"):
+        with pytest.raises(ValueError, match=r"seed must be an integer from 0 to 2\*\*64 - 1"):
+            checks.seed(bad)
+    rng = torch.Generator()
+    assert checks.torch_generator(rng) is rng and checks.torch_generator(None) is None
+    with pytest.raises(TypeError, match="generator must be a torch.Generator or None, got str"):
+        checks.torch_generator("cpu")

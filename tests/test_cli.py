@@ -99,6 +99,8 @@ def test_nan_stops_with_exit_code_3_and_keeps_the_checkpoint(images, tmp_path, m
         (["train", "--recipe", "cnn32-wgangp", "--data", "{images}", "--out", "{tmp}/d", "--resume"], "nothing to resume"),
         (["train", "--recipe", "cnn32-wgangp", "--data", "{images}", "--out", "{tmp}/e", "--checkpoint-every", "2",
           "--fid-every", "3", "--fid-reference", "{images}"], "fid_every (3) must be a multiple of checkpoint_every (2)"),
+        (["train", "--recipe", "cnn32-wgangp", "--data", "{images}", "--out", "{tmp}/f", "--seed", str(2**70)],
+         "seed must be an integer from 0 to 2**64 - 1"),  # once "Overflow when unpacking long long"
         (["sample", "--run", "{tmp}/nowhere", "--out", "{tmp}/x.png"], "no run at"),
         (["bench", "--recipe", "cnn32-wgangp", "--device", "mps"], "must be cpu or cuda"),
         (["fid", "--run", "{tmp}/r", "--reference", "{images}", "--device", "cuda:x"], "not a device"),

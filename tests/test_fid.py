@@ -182,6 +182,14 @@ def test_bad_fid_arguments_are_named():
         inception_features(u8, network, batch=-1)
     with pytest.raises(TypeError, match="inception must be a file path or a loaded network"):
         inception_network(5)
+    with pytest.raises(ValueError, match="inception must be a file path or a loaded network, got an empty string"):
+        inception_network("")  # once looked for the current folder
+    with pytest.raises(TypeError, match="network must be the Inception network"):
+        inception_features(u8, None)  # once an AttributeError
+    with pytest.raises(ValueError, match="seed must be an integer from 0 to 2\*\*64 - 1"):
+        fid(torch.nn.Linear(2, 2), u8, inception=network, seed=2**70)  # once torch's "Overflow when unpacking long long"
+    with pytest.raises(TypeError, match="cache must be a folder"):
+        reference_statistics(u8, network, key="k", cache=5)
     for size in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="size must be a positive integer"):
             tf1_resize(torch.zeros(1, 3, 4, 4), size)  # size=0 once divided by zero

@@ -45,3 +45,17 @@ def test_leftovers_of_killed_writers_are_removed(tmp_path):
     (tmp_path / "generators" / "step-000000.pt").write_bytes(b"whole")
     assert remove_leftovers(tmp_path) == [leftover]
     assert os.listdir(tmp_path / "generators") == ["step-000000.pt"]
+
+
+def test_bad_paths_and_data_are_named(tmp_path):
+    with pytest.raises(ValueError, match="path must be a file path, got an empty string"):
+        write_atomically("", b"x")  # Path("") once became a hidden file in the current folder's parent
+    with pytest.raises(ValueError, match="path must name a file"):
+        write_atomically(tmp_path / "..", b"x")
+    with pytest.raises(TypeError, match="path must be a file path"):
+        write_atomically(5, b"x")
+    with pytest.raises(TypeError, match="data must be bytes or str, got int"):
+        write_atomically(tmp_path / "x", 5)
+    assert not list(tmp_path.iterdir())  # refused before anything was written
+    with pytest.raises(ValueError, match="folder must be a folder, got an empty string"):
+        remove_leftovers("")

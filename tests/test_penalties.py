@@ -230,3 +230,18 @@ def test_clip_weights_refuses_what_is_not_a_finite_positive_number(c, error):
         clip_weights(critic_mlp(2), c)
     with pytest.raises(TypeError, match="critic must be a torch.nn.Module"):
         clip_weights(lambda x: x, 0.1)
+
+
+@pytest.mark.parametrize("make_critic, samples, message", [
+    (lambda: critic_mlp(3), (4, 2), r"critic takes 3 features \(its first Linear layer\), but the samples have 2"),
+    (lambda: critic_mlp(3, spectral_norm=True), (4, 2), "critic takes 3 features"),
+    (lambda: nn.Sequential(nn.Conv2d(3, 4, 4, 4), nn.Flatten(), nn.Linear(64, 1)), (4, 3, 8, 8),
+     r"critic cannot score the samples \(shape \(3, 8, 8\), torch.float\d+\): mat1 and mat2 shapes cannot be multiplied"),
+    (lambda: nn.Sequential(nn.Conv2d(3, 4, 4, 4), nn.Flatten(), nn.Linear(64, 1)), (4, 1, 32, 32),
+     r"critic cannot score the samples \(shape \(1, 32, 32\)"),
+])
+def test_a_critic_built_for_other_samples_is_named(make_critic, samples, message):
+    """Once torch's matmul or convolution message, which names neither the critic nor the data."""
+    x = torch.randn(samples)
+    with pytest.raises(ValueError, match=message):
+        gradient_penalty(make_critic().to(x.dtype), x, x)

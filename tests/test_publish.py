@@ -84,3 +84,17 @@ def test_published_runs_reads_the_packages_folder_by_default(images, tmp_path, m
     (shelf / "not-a-run").mkdir()  # no provenance.json: skipped
     monkeypatch.setattr(publish, "PUBLISHED", shelf)
     assert [r.name for r in published_runs()] == ["tiny"] == [r.name for r in published_runs(shelf)]
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda tmp: published_runs(""), ValueError, "root must be a folder of published runs, got an empty string"),
+    (lambda tmp: published_runs(5), TypeError, "root must be a folder of published runs"),
+    (lambda tmp: published_runs(tmp / "nowhere"), FileNotFoundError, "no folder of published runs at"),
+    (lambda tmp: windowed(None, 10), TypeError, "rows must be a list of metrics rows"),  # once "not iterable"
+    (lambda tmp: windowed([{"fid": 1.0}], 10), TypeError, "rows must be metrics rows: dicts with a 'step'"),
+    (lambda tmp: export_run(tmp, ""), ValueError, "dest must be a folder, got an empty string"),
+])
+def test_bad_publishing_arguments_are_named(tmp_path, call, error, message):
+    (tmp_path / "config.json").write_text('{"net": "cnn32", "latent_dim": 128, "device": "cpu"}')
+    with pytest.raises(error, match=message):
+        call(tmp_path)

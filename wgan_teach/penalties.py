@@ -86,7 +86,8 @@ def gradient_penalty(
 
     ``at`` chooses where the gradient is taken: ``"interpolates"`` (WGAN-GP), or — to demonstrate
     two common mistakes — ``"real"`` (:math:`\epsilon = 1`) or ``"fake"`` (:math:`\epsilon = 0`).
-    NaN or infinite samples, and an ``epsilon`` outside [0, 1], raise a ValueError.
+    NaN or infinite samples, an ``epsilon`` outside [0, 1], and a critic that cannot take samples
+    of this shape (say, of another dimension) raise a ValueError.
     """
     if not isinstance(at, str) or at not in PENALTY_POINTS:
         raise ValueError(f"at must be one of {PENALTY_POINTS}, got {at!r}")
@@ -97,7 +98,28 @@ def gradient_penalty(
         _check_pair(real, fake)
         x_hat = (real if at == "real" else fake).detach().clone()
     x_hat.requires_grad_(True)
-    return penalty_from_scores(critic(x_hat), x_hat, one_sided=one_sided)
+    return penalty_from_scores(_scores(critic, x_hat), x_hat, one_sided=one_sided)
+
+
+def _scores(critic, x: torch.Tensor) -> torch.Tensor:
+    """``critic(x)``; a critic built for samples of another size is a ValueError naming ``critic``. A
+    ``Sequential`` that begins with a ``Linear`` layer is checked before the forward; any other
+    critic's forward failing with torch's shape message is reported the same way."""
+    first = critic
+    while isinstance(first, nn.Sequential) and len(first) > 0:
+        first = first[0]
+    if (first is not critic and isinstance(first, nn.Linear) and not isinstance(first, nn.LazyLinear)
+            and x.ndim == 2 and x.shape[1] != first.in_features):
+        raise ValueError(f"critic takes {first.in_features} features (its first Linear layer), but the samples "
+                         f"have {x.shape[1]}: build the critic for the data's dimension")
+    try:
+        return critic(x)
+    except RuntimeError as err:
+        if isinstance(err, torch.OutOfMemoryError):
+            raise
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"critic cannot score the samples (shape {tuple(x.shape[1:])}, {x.dtype}): {message}; "
+                         "build it for the data's shape and dtype") from err
 
 
 def _check_penalty_inputs(critic, real, fake, one_sided, epsilon) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .checks import positive_int
+from .checks import path as checked_path, positive_int
 from .files import torch_bytes, write_atomically
 from .run_folder import load_generator, merged_rows, read_config, read_metrics, write_metrics
 
@@ -33,6 +33,12 @@ def windowed(rows: list[dict], every: int) -> list[dict]:
     the row of their step. For publishing a
     long run, whose every step is logged, at a size a book can carry."""
     every = positive_int(every, "every")
+    if isinstance(rows, (str, bytes, dict)) or not hasattr(rows, "__iter__"):
+        raise TypeError(f"rows must be a list of metrics rows (dicts), got {type(rows).__name__}")
+    rows = list(rows)
+    for row in rows:
+        if not isinstance(row, dict) or "step" not in row:
+            raise TypeError(f"rows must be metrics rows: dicts with a 'step', got {row!r:.60}")
     step_rows = [row for row in rows if "fid" not in row]
     windows: dict[int, list[dict]] = {}
     for row in step_rows:
@@ -54,7 +60,7 @@ def export_run(run: str | Path, dest: str | Path, *, provenance: dict | None = N
     (``provenance`` — e.g. commands, commit, wall times — plus Python, torch and the device).
     Every file is written atomically."""
     config = read_config(run)
-    run, dest = Path(run), Path(dest)
+    run, dest = Path(run), checked_path(dest, "dest", what="a folder")
     write_atomically(dest / "config.json", (run / "config.json").read_bytes())
     if every is None:
         write_atomically(dest / "metrics.jsonl", (run / "metrics.jsonl").read_bytes())
@@ -90,7 +96,7 @@ class PublishedRun:
 
     @classmethod
     def read(cls, folder: str | Path) -> "PublishedRun":
-        folder = Path(folder)
+        folder = checked_path(folder, "folder", what="a published run's folder")
         provenance = json.loads((folder / "provenance.json").read_text())
         return cls(folder, read_config(folder), provenance, tuple(read_metrics(folder)))
 
@@ -120,6 +126,8 @@ class PublishedRun:
 def published_runs(root: str | Path | None = None) -> list[PublishedRun]:
     """Every published run in ``root`` (the folders holding a ``provenance.json``), by name; by default
     the runs published with the book (:data:`PUBLISHED`, ``wgan_teach/published``)."""
-    root = PUBLISHED if root is None else root
-    return [PublishedRun.read(folder) for folder in sorted(Path(root).iterdir())
+    root = PUBLISHED if root is None else checked_path(root, "root", what="a folder of published runs")
+    if not root.is_dir():
+        raise FileNotFoundError(f"no folder of published runs at {root}")
+    return [PublishedRun.read(folder) for folder in sorted(root.iterdir())
             if (folder / "provenance.json").is_file() and (folder / "config.json").is_file()]

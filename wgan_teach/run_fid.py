@@ -9,13 +9,13 @@ perfectly would score.
 
 from __future__ import annotations
 
-import numbers
 from pathlib import Path
 
 import torch
 
 from . import fid as fid_module
 from .checks import positive_int
+from .checks import seed as check_seed
 from .data import load_images
 from .run_folder import append_metrics, load_generator, locked, read_config
 
@@ -87,8 +87,7 @@ def fid_of_real(data: str | Path, reference: str | Path, *, split: str = "test",
     images, _, _ = load_images(data, split="train")
     if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= len(images):
         raise ValueError(f"n must be an integer in [2, {len(images)}] (the training images of {data}), got {n!r}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    check_seed(seed)
     chosen = images[torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]]
     scorer = FidScorer(reference, split=split, n=n, inception=inception, device=device, batch=batch, progress=progress)
     return {**scorer(chosen), "data": f"{data} (train, {n} of {len(images)} images, seed {seed})"}

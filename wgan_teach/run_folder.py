@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .checks import positive_int, torch_device
+from .checks import path as checked_path, positive_int, torch_device
 from .data import to_images
 from .files import first_line, png_bytes, write_atomically
 from .recipes import ImageRecipe
@@ -58,7 +58,7 @@ def locked(out: str | Path):
     The kernel releases it when the holder ends, however it ends (a kill included), so a stale
     lock file never blocks a later run. Yields whether this call created the folder.
     """
-    out = Path(out)
+    out = checked_path(out, "out", what="a run folder")
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
@@ -79,9 +79,7 @@ def locked(out: str | Path):
 def read_config(run: str | Path) -> dict:
     """The ``config.json`` of the run folder ``run``; a missing one is a FileNotFoundError, a damaged
     one a ValueError naming the file."""
-    if not isinstance(run, (str, os.PathLike)):
-        raise TypeError(f"run must be the path of a run folder, got {type(run).__name__}")
-    path = Path(run) / "config.json"
+    path = checked_path(run, "run", what="the path of a run folder") / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"no run at {run}: {path} is missing")
     try:
@@ -173,7 +171,7 @@ def load_generator(run: str | Path, checkpoint: str | Path | None = None, *, dev
         if not saved:
             raise FileNotFoundError(f"no saved generator in {Path(run) / 'generators'}")
         checkpoint = saved[-1]
-    if not Path(checkpoint).is_file():
+    if not checked_path(checkpoint, "checkpoint", what="a generators/step-*.pt file").is_file():
         raise FileNotFoundError(f"no generator file at {checkpoint}")
     try:
         weights = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -187,6 +185,5 @@ def load_generator(run: str | Path, checkpoint: str | Path | None = None, *, dev
 def sample_grid(run: str | Path, out: str | Path, *, n: int = 64, checkpoint=None) -> Path:
     """Save a grid of ``n`` samples (fixed latents) from a run's generator to the PNG ``out`` (atomically)."""
     n = positive_int(n, "n")
-    if not isinstance(out, (str, os.PathLike)):
-        raise TypeError(f"out must be a path, got {type(out).__name__}")
-    return save_grid(load_generator(run, checkpoint), read_config(run)["latent_dim"], Path(out), n)
+    out = checked_path(out, "out", what="the path of a PNG file")
+    return save_grid(load_generator(run, checkpoint), read_config(run)["latent_dim"], out, n)

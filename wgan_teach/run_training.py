@@ -18,8 +18,6 @@ import copy
 import errno
 import json
 import math
-import numbers
-import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -29,6 +27,7 @@ import torch
 from PIL import Image
 
 from .checks import number, positive_int, positive_number, torch_device
+from .checks import path as checked_path, seed as check_seed
 from .data import ImageData, load_images
 from .files import first_line, remove_leftovers, torch_bytes, write_atomically
 from .recipes import recipe_by_name
@@ -40,9 +39,12 @@ from .train import load_checkpoint, train
 __all__ = ["CHECKPOINT_KEYS", "read_checkpoint", "train_run"]
 
 
-def _check_train_arguments(*, steps, device, seed, batch_size, speed, ema_decay, checkpoint_every, log_every,
+def _check_train_arguments(*, resume, progress, steps, device, seed, batch_size, speed, ema_decay, checkpoint_every, log_every,
                            stop_after, fid_n, fid_every, fid_at=()) -> None:
     """Every argument of :func:`train_run` that can be checked before anything is read or written."""
+    for name, flag in (("resume", resume), ("progress", progress)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
     for name, value in (("steps", steps), ("batch_size", batch_size), ("fid_every", fid_every)):
         if value is not None:
             positive_int(value, name)
@@ -51,8 +53,7 @@ def _check_train_arguments(*, steps, device, seed, batch_size, speed, ema_decay,
     if fid_every is not None and fid_every % checkpoint_every:
         raise ValueError(f"fid_every ({fid_every}) must be a multiple of checkpoint_every ({checkpoint_every})")
     torch_device(device)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    check_seed(seed)
     if speed is not None and not isinstance(speed, Speed):
         raise TypeError(f"speed must be a wgan_teach.speed.Speed or None, got {type(speed).__name__}")
     if ema_decay is not None and not 0 < number(ema_decay, "ema_decay") < 1:
@@ -72,7 +73,7 @@ CHECKPOINT_KEYS = {"step", "elapsed", "history", "recipe", "seed", "latent_dim",
 def read_checkpoint(path: str | Path) -> dict:
     """The payload of a checkpoint written by training; a damaged or foreign file is a ValueError that
     names it and says what to do (a truncated, empty or overwritten ``checkpoint.pt``)."""
-    path = Path(path)
+    path = checked_path(path, "path", what="a checkpoint file")
     payload = load_checkpoint(path)
     missing = CHECKPOINT_KEYS - set(payload) if isinstance(payload, dict) else CHECKPOINT_KEYS
     if missing:
@@ -123,9 +124,11 @@ def train_run(
     is locked for the call (:func:`wgan_teach.run_folder.locked`); every file is written atomically;
     ``resume=True`` first re-creates what the checkpoint implies and an earlier run may have lost to a kill."""
     image_recipe = recipe_by_name(recipe)
-    if not isinstance(out, (str, os.PathLike)) or not isinstance(data, (str, os.PathLike)):
-        raise TypeError(f"data and out must be paths, got {type(data).__name__} and {type(out).__name__}")
-    _check_train_arguments(steps=steps, device=device, seed=seed, batch_size=batch_size, speed=speed,
+    checked_path(data, "data", what="a path to images (wgan_teach.data.load_images)")
+    checked_path(out, "out", what="a run folder")
+    if fid_reference is not None:
+        checked_path(fid_reference, "fid_reference", what="a path to images (wgan_teach.data.load_images)")
+    _check_train_arguments(resume=resume, progress=progress, steps=steps, device=device, seed=seed, batch_size=batch_size, speed=speed,
                            ema_decay=ema_decay, checkpoint_every=checkpoint_every, log_every=log_every,
                            stop_after=stop_after, fid_n=fid_n, fid_every=fid_every, fid_at=fid_at)
     out = Path(out)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from scipy.stats import norm
 
-from .checks import finite_number, normalised_weights, number, positive_int, real_array
+from .checks import finite_number, normalised_weights, number, positive_int, real_array, torch_generator
 
 __all__ = ["point_mass", "gaussian_on_grid", "mixture_on_grid", "DATASETS", "sample", "mode_centres", "mode_std"]
 
@@ -122,6 +122,7 @@ def sample(name: str, n: int, generator: torch.Generator | None = None) -> torch
     """
     _check_name(name)
     n = positive_int(n, "n")
+    torch_generator(generator)
     device = generator.device if generator is not None else None
     if name == "swissroll":
         u = torch.rand(n, generator=generator, device=device)
