@@ -6,6 +6,7 @@ import torch
 
 from wgan_teach.critic import critic_estimate, fit_critic
 from wgan_teach.distances import w1_cdf, w1_exact
+from wgan_teach.nets import critic_mlp
 from wgan_teach.penalties import critic_weights
 
 
@@ -149,3 +150,18 @@ def test_a_diverging_fit_raises_instead_of_returning_nan():
     real, fake = two_gaussians(1.0, n=64)
     with pytest.raises(FloatingPointError, match="estimate became nan at step 1: training diverged; lower lr"):
         fit_critic(real, fake, steps=3, batch_size=8, width=8, depth=1, log_every=1, lr=1e30)
+
+
+def test_a_critic_built_for_another_dimension_is_named():
+    real, fake = two_gaussians(1.0, n=20)  # 2-D points
+    with pytest.raises(ValueError, match="critic takes inputs of size 3, but real and fake have 2 coordinates"):
+        fit_critic(real, fake, critic=critic_mlp(3, width=8), steps=2)
+
+
+@pytest.mark.parametrize("constraint, lr", [("gp", 2e38), ("clip", 1e39)])
+def test_a_learning_rate_whose_first_step_overflows_float32_is_named(constraint, lr):
+    """Adam's first step is lr / (1 - beta1) = 2 lr: 4e38 is beyond float32 (3.4e38); torch would fail
+    inside the optimiser with 'value cannot be converted to type float without overflow'."""
+    real, fake = two_gaussians(1.0, n=20)
+    with pytest.raises(ValueError, match=r"lr=.* is too large: .* overflows torch.float32"):
+        fit_critic(real, fake, constraint=constraint, lr=lr, steps=2)

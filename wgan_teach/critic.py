@@ -33,11 +33,11 @@ import numbers
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .checks import non_negative_number, positive_int, positive_number, real_array
 from .nets import critic_mlp
 from .penalties import PENALTY_POINTS, clip_weights, gradient_penalty
+from .train import check_first_step, loop
 
 __all__ = ["CONSTRAINTS", "CriticFit", "as_points", "critic_estimate", "fit_critic"]
 
@@ -120,48 +120,27 @@ def fit_critic(
     Deterministic for a given ``seed`` on CPU.
 
     Arguments are checked before anything is trained: ``lam`` finite and >= 0, ``c`` and ``lr``
-    (when given) finite and > 0, counts positive integers, ``one_sided`` a bool. Too large a
-    learning rate or ``lam`` can still make training diverge: a non-finite estimate or penalty
-    stops the fit with a FloatingPointError that says at which step, never a NaN estimate.
+    (when given) finite and > 0, and ``lr`` small enough for the optimiser's first step to fit in
+    the critic's precision, counts positive integers, ``one_sided`` a bool, and a given ``critic``
+    must take points of the samples' dimension. Too large a learning rate or ``lam`` can still
+    make training diverge: a non-finite loss, estimate or penalty stops the fit with a
+    FloatingPointError that says at which step, never a NaN estimate. The steps run in
+    :func:`wgan_teach.train.loop`, the loop of every training in the book.
     """
-    real_t, fake_t = as_points(real, "real"), as_points(fake, "fake")
-    if real_t.shape[1] != fake_t.shape[1]:
-        raise ValueError(f"real and fake must have the same dimension, got {real_t.shape[1]} and {fake_t.shape[1]}")
-    if not isinstance(constraint, str) or constraint not in CONSTRAINTS:
-        raise ValueError(f"constraint must be one of {CONSTRAINTS}, got {constraint!r}")
-    if not isinstance(penalty_at, str) or penalty_at not in PENALTY_POINTS:
-        raise ValueError(f"penalty_at must be one of {PENALTY_POINTS}, got {penalty_at!r}")
-    if not isinstance(one_sided, (bool, np.bool_)):
-        raise TypeError(f"one_sided must be True or False, got {one_sided!r}")
-    one_sided = bool(one_sided)
-    lam = non_negative_number(lam, "lam")
-    c = positive_number(c, "c")
-    lr = None if lr is None else positive_number(lr, "lr")
+    real_t, fake_t, one_sided, lam, c, lr = _check_fit(real, fake, constraint, penalty_at, one_sided, lam, c, lr,
+                                                       seed, critic, callback)
     steps, batch_size, log_every = (positive_int(v, name) for v, name in
                                     ((steps, "steps"), (batch_size, "batch_size"), (log_every, "log_every")))
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    if critic is not None and not isinstance(critic, torch.nn.Module):
-        raise TypeError(f"critic must be a torch.nn.Module or None, got {type(critic).__name__}")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable as callback(step, critic), got {type(callback).__name__}")
-
     torch.manual_seed(seed)
     if critic is None:
         critic = critic_mlp(real_t.shape[1], width=width, depth=depth, norm=norm)
-    if constraint == "clip":
-        clip_weights(critic, c)
-        optimizer = torch.optim.RMSprop(critic.parameters(), lr=1e-3 if lr is None else lr)
-    else:
-        optimizer = torch.optim.Adam(critic.parameters(), lr=2e-3 if lr is None else lr, betas=(0.5, 0.9))
-    # Linear decay to zero: the last steps settle the critic instead of jittering around the optimum.
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 1 - i / steps)
+    _check_input_size(critic, real_t.shape[1])
+    optimizer = _optimizer(critic, constraint, lr, c)
+    lr = optimizer.defaults["lr"]
     rng = torch.Generator().manual_seed(seed)
-    monitor_rng = torch.Generator().manual_seed(seed + 1)  # monitoring must not shift the training stream
-    keys = ("step", "estimate", "penalty", "grad_norm_mean", "grad_norm_std", "grad_norms")
-    history: dict[str, list] = {k: [] for k in keys}
+    last: dict[str, torch.Tensor] = {}  # the latest step's batches, for the monitoring
 
-    for step in tqdm(range(1, steps + 1), disable=not progress, desc="critic"):
+    def step(t: int) -> torch.Tensor:
         x = real_t[torch.randint(len(real_t), (batch_size,), generator=rng)]
         y = fake_t[torch.randint(len(fake_t), (batch_size,), generator=rng)]
         loss = critic(y).mean() - critic(x).mean()
@@ -171,23 +150,86 @@ def fit_critic(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        schedule.step()
         if constraint == "clip":
             clip_weights(critic, c)
         if callback is not None:
-            callback(step, critic)
-        if step % log_every == 0 or step == steps:
-            # Monitoring at fresh interpolates of this step's batch, with their own epsilon.
-            monitor, grad_norms = gradient_penalty(critic, x, y, one_sided=one_sided, generator=monitor_rng)
-            history["step"].append(step)
-            history["estimate"].append(critic_estimate(critic, real_t, fake_t))
-            history["penalty"].append(float(monitor.detach()))
-            history["grad_norm_mean"].append(float(grad_norms.mean()))
-            history["grad_norm_std"].append(float(grad_norms.std()) if len(grad_norms) > 1 else 0.0)
-            history["grad_norms"].append(grad_norms.numpy())
-            for key in ("estimate", "penalty"):
-                if not math.isfinite(history[key][-1]):
-                    raise FloatingPointError(
-                        f"the critic's {key} became {history[key][-1]} at step {step}: training diverged; "
-                        f"lower lr (now {optimizer.defaults['lr']}) or lam (now {lam})")
-    return CriticFit(critic=critic, estimate=history["estimate"][-1], history=history)
+            callback(t, critic)
+        last.update(x=x, y=y)
+        return loss.detach().reshape(1, 1)
+
+    monitor = _Monitor(critic, real_t, fake_t, one_sided, seed, f"lower lr (now {lr}) or lam (now {lam})")
+    # The learning rate decays linearly to zero: the last steps settle the critic instead of jittering.
+    loop(step, ["critic_loss"], steps=steps, lr_at=lambda t: lr * (1 - (t - 1) / steps), optimizers=[optimizer],
+         histories=[{}], log_every=log_every, on_log=lambda t: monitor(t, last["x"], last["y"]), progress=progress,
+         desc="critic", unit="step", samples_per_step=batch_size)
+    return CriticFit(critic=critic, estimate=monitor.history["estimate"][-1], history=monitor.history)
+
+
+def _check_fit(real, fake, constraint, penalty_at, one_sided, lam, c, lr, seed, critic, callback):
+    """fit_critic's arguments, checked; returns the samples as tensors and the numbers normalised."""
+    real_t, fake_t = as_points(real, "real"), as_points(fake, "fake")
+    if real_t.shape[1] != fake_t.shape[1]:
+        raise ValueError(f"real and fake must have the same dimension, got {real_t.shape[1]} and {fake_t.shape[1]}")
+    if not isinstance(constraint, str) or constraint not in CONSTRAINTS:
+        raise ValueError(f"constraint must be one of {CONSTRAINTS}, got {constraint!r}")
+    if not isinstance(penalty_at, str) or penalty_at not in PENALTY_POINTS:
+        raise ValueError(f"penalty_at must be one of {PENALTY_POINTS}, got {penalty_at!r}")
+    if not isinstance(one_sided, (bool, np.bool_)):
+        raise TypeError(f"one_sided must be True or False, got {one_sided!r}")
+    lam, c = non_negative_number(lam, "lam"), positive_number(c, "c")
+    lr = None if lr is None else positive_number(lr, "lr")
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    if critic is not None and not isinstance(critic, torch.nn.Module):
+        raise TypeError(f"critic must be a torch.nn.Module or None, got {type(critic).__name__}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable as callback(step, critic), got {type(callback).__name__}")
+    return real_t, fake_t, bool(one_sided), lam, c, lr
+
+
+def _check_input_size(critic: torch.nn.Module, dimension: int) -> None:
+    """A critic whose first linear layer takes another number of inputs than the samples have is refused."""
+    first = next((m for m in critic.modules() if isinstance(m, torch.nn.Linear)), None)
+    if first is not None and first.in_features != dimension:
+        raise ValueError(f"critic takes inputs of size {first.in_features}, but real and fake have {dimension} "
+                         f"coordinates; build the critic for {dimension}-dimensional points")
+
+
+def _optimizer(critic: torch.nn.Module, constraint: str, lr: float | None, c: float) -> torch.optim.Optimizer:
+    """RMSProp (lr 1e-3) for clipping, after a first clip; Adam (lr 2e-3, betas (0.5, 0.9)) otherwise."""
+    dtype = next(critic.parameters()).dtype
+    if constraint == "clip":
+        clip_weights(critic, c)
+        lr = 1e-3 if lr is None else lr
+        check_first_step("rmsprop", lr, (0.0, 0.0), dtype)
+        return torch.optim.RMSprop(critic.parameters(), lr=lr)
+    lr = 2e-3 if lr is None else lr
+    check_first_step("adam", lr, (0.5, 0.9), dtype)
+    return torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
+
+
+class _Monitor:
+    """fit_critic's record at its log steps: the full-set estimate and, at fresh interpolates of the
+    step's batch (with their own epsilon, so that monitoring does not shift the training stream),
+    the penalty and the gradient norms. A non-finite estimate or penalty stops the fit."""
+
+    KEYS = ("step", "estimate", "penalty", "grad_norm_mean", "grad_norm_std", "grad_norms")
+
+    def __init__(self, critic, real_t, fake_t, one_sided: bool, seed: int, advice: str):
+        self.critic, self.real_t, self.fake_t, self.one_sided, self.advice = critic, real_t, fake_t, one_sided, advice
+        self.rng = torch.Generator().manual_seed(seed + 1)
+        self.history: dict[str, list] = {k: [] for k in self.KEYS}
+
+    def __call__(self, step: int, x: torch.Tensor, y: torch.Tensor) -> None:
+        monitor, grad_norms = gradient_penalty(self.critic, x, y, one_sided=self.one_sided, generator=self.rng)
+        history = self.history
+        history["step"].append(step)
+        history["estimate"].append(critic_estimate(self.critic, self.real_t, self.fake_t))
+        history["penalty"].append(float(monitor.detach()))
+        history["grad_norm_mean"].append(float(grad_norms.mean()))
+        history["grad_norm_std"].append(float(grad_norms.std()) if len(grad_norms) > 1 else 0.0)
+        history["grad_norms"].append(grad_norms.numpy())
+        for key in ("estimate", "penalty"):
+            if not math.isfinite(history[key][-1]):
+                raise FloatingPointError(f"the critic's {key} became {history[key][-1]} at step {step}: "
+                                         f"training diverged; {self.advice}")
