@@ -1,0 +1,318 @@
+"""The training lab (wgan_teach.lab, lab.js): its maths against PyTorch, its training against the
+package's runs, and its page in headless Chromium.
+
+- the NumPy reference of the penalty's weight gradient equals torch's double backward;
+- lab.js, run in Chromium on weights and batches sent from here, gives the losses and every
+  parameter gradient of the package's float64 critic and generator losses to 1e-10 relative, for
+  each of the four losses; its Adam and RMSProp steps equal torch.optim's;
+- Chapter 6's recipe trained in the page on 8 Gaussians reaches the quality of the package's runs;
+- the page: no console error, no request, nothing wider than its column at 400 and 1280 px, the
+  picture redrawn while it trains, controls that work from the keyboard.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT
+from wgan_teach import experiments, lab, toy
+from wgan_teach.nets import critic_mlp, generator_mlp
+from wgan_teach.train import Recipe
+
+try:  # the loss functions moved from train.py to losses.py
+    from wgan_teach.losses import critic_loss, generator_loss
+except ImportError:  # pragma: no cover
+    from wgan_teach.train import critic_loss, generator_loss
+
+RELATIVE = 1e-10
+RECIPES = {  # the four losses of the lab, as the package's recipes
+    "gan": Recipe(loss="gan"),
+    "wgan-clip": Recipe(loss="wgan-clip"),
+    "wgan-gp": Recipe(loss="wgan-gp", lam=10.0),
+    "wgan-gp-one-sided": Recipe(loss="wgan-gp", lam=10.0, one_sided=True),
+}
+
+
+def parameters(net: torch.nn.Module) -> list[float]:
+    """All parameters in torch's order (weight, bias per layer), flattened: lab.js's theta."""
+    return torch.cat([p.detach().flatten() for p in net.parameters()]).tolist()
+
+
+def relative_error(ours, theirs) -> float:
+    ours, theirs = np.asarray(ours, dtype=np.float64), np.asarray(theirs, dtype=np.float64)
+    return float(np.abs(ours - theirs).max() / max(np.abs(theirs).max(), 1e-300))
+
+
+def networks(seed=0, width=32):
+    torch.manual_seed(seed)
+    generator = generator_mlp(2, 2, width=64, init="he").double()
+    critic = critic_mlp(2, width=width, init="he").double()
+    return generator, critic
+
+
+# -- (a) the NumPy reference against torch's double backward ------------------------------------------
+
+
+@pytest.mark.parametrize("one_sided", [False, True])
+@pytest.mark.parametrize("width,depth", [(32, 3), (7, 1), (16, 4)])
+def test_reference_penalty_gradient_equals_double_backward(one_sided, width, depth):
+    torch.manual_seed(width + depth)
+    critic = critic_mlp(2, width=width, depth=depth, init="he").double()
+    with torch.no_grad():
+        for p in critic.parameters():
+            p.add_(0.1 * torch.randn_like(p))  # non-zero biases: they move the masks
+    x = (2 * torch.rand(200, 2, dtype=torch.float64) - 1).requires_grad_(True)
+    (g,) = torch.autograd.grad(critic(x).sum(), x)
+    with torch.no_grad():  # scale f so that the gradient norms lie on both sides of 1
+        critic[-1].weight.div_(g.norm(dim=1).median())
+    (g,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    excess = g.norm(dim=1) - 1
+    assert (excess > 0).any() and (excess < 0).any(), "both sides of 1 must occur for the one-sided case to matter"
+    penalty = (excess.clamp(min=0) if one_sided else excess).pow(2).mean()
+    grads = torch.autograd.grad(penalty, list(critic.parameters()), allow_unused=True)
+    linear = [m for m in critic if isinstance(m, torch.nn.Linear)]
+    ours = lab.penalty_gradient([m.weight.detach().numpy() for m in linear], [m.bias.detach().numpy() for m in linear],
+                                x.detach().numpy(), one_sided=one_sided)
+    assert ours["penalty"] == pytest.approx(penalty.item(), rel=1e-12)
+    np.testing.assert_allclose(ours["grad_norms"], g.norm(dim=1).detach().numpy(), rtol=1e-12)
+    for k, (layer, theirs_w, theirs_b) in enumerate(zip(linear, grads[::2], grads[1::2])):
+        assert relative_error(ours["weights"][k], theirs_w) < 1e-12
+        # the biases: zero in closed form; torch finds zero (or no path at all, for the output bias)
+        assert theirs_b is None or torch.count_nonzero(theirs_b) == 0
+        assert not ours["biases"][k].any()
+
+
+def test_reference_checks_its_arguments():
+    w, b = [np.ones((3, 2)), np.ones((1, 3))], [np.zeros(3), np.zeros(1)]
+    with pytest.raises(ValueError, match="biases"):
+        lab.penalty_gradient(w, b[:1], np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="x must"):
+        lab.penalty_gradient(w, b, np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="one output"):
+        lab.penalty_gradient([np.ones((3, 2))], [np.zeros(3)], np.zeros((4, 2)))
+    with pytest.raises(TypeError, match="one_sided"):
+        lab.penalty_gradient(w, b, np.zeros((4, 2)), one_sided=1)
+
+
+# -- show(): arguments and the HTML it returns -----------------------------------------------------
+
+
+def test_show_checks_its_arguments_by_name():
+    for kwargs, error, name in [
+        ({"dataset": "moons"}, ValueError, "dataset"), ({"loss": "lsgan"}, ValueError, "loss"),
+        ({"lam": -1.0}, ValueError, "lam"), ({"clip": 0}, ValueError, "clip"), ({"lr": 0}, ValueError, "lr"),
+        ({"n_critic": 0}, ValueError, "n_critic"), ({"beta1": 1.0}, ValueError, "beta1"),
+        ({"beta2": -0.1}, ValueError, "beta2"), ({"batch_size": 2.5}, ValueError, "batch_size"),
+        ({"critic_width": 0}, ValueError, "critic_width"), ({"seed": -1}, ValueError, "seed"),
+        ({"hold_generator": 1}, TypeError, "hold_generator"), ({"lr_decay": "yes"}, TypeError, "lr_decay"),
+    ]:
+        with pytest.raises(error, match=name):
+            lab.show(**kwargs)
+
+
+def test_show_defaults_to_the_books_recipe_and_inlines_the_trainer():
+    one = lab.show("25gaussians", "wgan-gp-one-sided")
+    assert {k: one.options[k] for k in ("nCritic", "lr", "beta1", "beta2", "lam", "batch", "width", "steps")} == {
+        "nCritic": 5, "lr": 4e-3, "beta1": 0.0, "beta2": 0.9, "lam": 10.0, "batch": 64, "width": 32, "steps": 1500}
+    method = experiments.METHODS["wgan-gp-one-sided"]
+    assert (one.options["lr"], one.options["beta1"], one.options["lam"]) == (method.lr, method.betas[0], method.lam)
+    gan = lab.show(loss="gan")
+    assert (gan.options["nCritic"], gan.options["beta1"]) == (experiments.METHODS["gan"].critic_steps, 0.5)
+    html = one._repr_html_()
+    assert "function labCore" in html and html.count("</script>") == 2
+    assert lab.show().uid != lab.show().uid  # several labs on one page
+    for fetching in ("http:", "https:", "fetch(", "XMLHttpRequest", "import(", "importScripts", "WebSocket"):
+        assert fetching not in lab.lab_js(), f"lab.js mentions {fetching}"
+
+
+# -- the page --------------------------------------------------------------------------------------
+
+
+class Page:
+    """A page of its own; records console errors and every request (none may leave it)."""
+
+    def __init__(self, browser, content: str, width: int = 1280):
+        self.page = browser.new_page(viewport={"width": width, "height": 900})
+        self.errors, self.requests = [], []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: r.url.startswith(("blob:", "data:", "about:")) or self.requests.append(r.url))
+        self.page.set_content(content)
+
+    def assert_clean(self):
+        assert not self.errors, self.errors
+        assert not self.requests, self.requests
+
+
+def core_page(browser) -> Page:
+    return Page(browser, f"<!doctype html><html><body><script>{lab.lab_js()}</script></body></html>")
+
+
+# -- (b) exact: the page's losses, gradients and optimiser steps against PyTorch's -----------------
+
+PARITY_JS = """
+([loss, lam, criticTheta, generatorTheta, width, real, fake, eps, z, n]) => {
+  const core = WganLab.core;
+  const critic = new core.Mlp([2, width, width, width, 1], criticTheta);
+  const generator = new core.Mlp([2, 64, 64, 64, 2], generatorTheta);
+  const gradC = new Float64Array(critic.size), gradG = new Float64Array(generator.size);
+  const c = core.criticLoss({loss, lam}, critic, Float64Array.from(real), Float64Array.from(fake),
+                            Float64Array.from(eps), n, gradC, true);
+  const g = core.generatorLoss({loss, lam}, generator, critic, Float64Array.from(z), n, gradG);
+  return {critic: c, generator: g.loss, gradC: Array.from(gradC), gradG: Array.from(gradG)};
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def parity_page(browser):
+    page = core_page(browser)
+    yield page
+    page.assert_clean()
+    page.page.close()
+
+
+@pytest.mark.parametrize("loss", list(RECIPES))
+def test_page_losses_and_gradients_equal_pytorch(parity_page, loss):
+    recipe, n = RECIPES[loss], 64
+    generator, critic = networks(seed=3)
+    gen = torch.Generator().manual_seed(4)
+    real = toy.sample("8gaussians", n, gen).double()
+    fake = generator(torch.randn(n, 2, generator=gen, dtype=torch.float64)).detach()
+    eps, z = torch.rand(n, generator=gen, dtype=torch.float64), torch.randn(n, 2, generator=gen, dtype=torch.float64)
+    if loss == "wgan-clip":  # a clipped critic, as that loss trains one
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.clamp_(-0.01, 0.01)
+
+    theirs, logs = critic_loss(recipe, critic, real, fake, epsilon=eps)
+    critic.zero_grad()
+    theirs.sum().backward()
+    critic_grads = [p.grad.clone() for p in critic.parameters()]
+    generator.zero_grad()
+    critic.requires_grad_(False)
+    g_theirs = generator_loss(recipe, critic, generator(z))
+    g_theirs.sum().backward()
+    critic.requires_grad_(True)
+
+    ours = parity_page.page.evaluate(PARITY_JS, [
+        loss, 10.0, parameters(critic), parameters(generator), 32, real.flatten().tolist(), fake.flatten().tolist(),
+        eps.tolist(), z.flatten().tolist(), n])
+    assert relative_error(ours["critic"]["loss"], theirs.item()) < RELATIVE
+    assert relative_error(ours["critic"]["w_hat"], logs["w1_estimate"].item()) < RELATIVE
+    if loss.startswith("wgan-gp"):
+        assert relative_error(ours["critic"]["penalty"], logs["penalty"].item()) < RELATIVE
+        assert relative_error(ours["critic"]["grad_norm_mean"], logs["grad_norm_mean"].item()) < RELATIVE
+        assert ours["critic"]["penalty"] > 1e-3  # the penalty's gradient is really exercised
+    at = 0
+    for p, grad in zip(critic.parameters(), critic_grads):  # every parameter tensor of the critic
+        size = p.numel()
+        mine = ours["gradC"][at:at + size]
+        at += size
+        if grad.abs().max() == 0:
+            assert not any(mine)
+        else:
+            assert relative_error(mine, grad.flatten()) < RELATIVE, (loss, p.shape)
+    assert relative_error(ours["generator"], g_theirs.item()) < RELATIVE
+    at = 0
+    for p in generator.parameters():
+        size = p.numel()
+        assert relative_error(ours["gradG"][at:at + size], p.grad.flatten()) < RELATIVE, (loss, p.shape)
+        at += size
+
+
+OPTIMISER_JS = """
+([kind, theta, grads, lr, beta1, beta2]) => {
+  const core = WganLab.core;
+  const x = Float64Array.from(theta), opt = kind === "adam" ? new core.Adam(x.length) : new core.RmsProp(x.length);
+  for (const g of grads) opt.step(x, Float64Array.from(g), lr, beta1, beta2);
+  return Array.from(x);
+}
+"""
+
+
+@pytest.mark.parametrize("kind,beta1", [("adam", 0.0), ("adam", 0.5), ("rmsprop", None)])
+def test_page_optimiser_steps_equal_torch_optim(parity_page, kind, beta1):
+    """One step, and a second on the moments of the first (with some zero gradients), from equal weights."""
+    gen = torch.Generator().manual_seed(5)
+    theta = torch.randn(300, generator=gen, dtype=torch.float64)
+    grads = [torch.randn(300, generator=gen, dtype=torch.float64), 1e-3 * torch.randn(300, generator=gen, dtype=torch.float64)]
+    grads[1][:50] = 0
+    lr = 4e-3 if kind == "adam" else 1e-3
+    x = theta.clone().requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=lr, betas=(beta1, 0.9)) if kind == "adam" else torch.optim.RMSprop([x], lr=lr)
+    for steps in (1, 2):
+        x.grad = grads[steps - 1].clone()
+        opt.step()
+        ours = parity_page.page.evaluate(OPTIMISER_JS, [kind, theta.tolist(), [g.tolist() for g in grads[:steps]], lr,
+                                                        beta1 or 0.0, 0.9])
+        assert relative_error(np.asarray(ours) - theta.numpy(), (x.detach() - theta).numpy()) < RELATIVE
+
+
+def test_page_data_sets_follow_toy(parity_page):
+    """The page's samples have the scale and noise of wgan_teach.toy: per data set, every 8/25-Gaussian
+    sample within 5 std of a centre and the spread around the centres equal to toy's; the swiss
+    roll's radius range equal to toy's."""
+    samples = parity_page.page.evaluate(
+        "() => Object.fromEntries(['8gaussians', '25gaussians', 'swissroll'].map(name => "
+        "[name, Array.from(WganLab.core.sampleData(name, 4000, new WganLab.core.Rng(1)))]))")
+    for name, values in samples.items():
+        ours = np.asarray(values).reshape(-1, 2)
+        theirs = toy.sample(name, 4000, torch.Generator().manual_seed(1)).double().numpy()
+        if name == "swissroll":
+            r_ours, r_theirs = np.hypot(*ours.T), np.hypot(*theirs.T)
+            assert abs(np.median(r_ours) - np.median(r_theirs)) < 0.03
+            assert abs(r_ours.max() - r_theirs.max()) < 0.1
+            continue
+        centres, std = toy.mode_centres(name).double().numpy(), toy.mode_std(name)
+        for points in (ours, theirs):
+            offsets = points - centres[np.argmin(((points[:, None] - centres) ** 2).sum(-1), axis=1)]
+            assert np.abs(offsets).max() < 5 * std
+            assert offsets.std() == pytest.approx(std, rel=0.05)
+
+
+# -- (c) works: Chapter 6's recipe, trained in the page, reaches the package's quality ------------
+
+SEEDS = (0, 1, 2)
+TRAIN_JS = """
+([loss, seed]) => {
+  const t = new WganLab.core.Trainer({dataset: "8gaussians", loss, seed});
+  while (t.advance()) {}
+  return {steps: t.step, generator: Array.from(t.generator.theta)};
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def python_band():
+    """Quality of the package's runs of Chapter 6's recipe on 8 Gaussians, over seeds (min, max)."""
+    runs = [experiments.ToyRun("8gaussians", method, seed=seed)
+            for method in ("wgan-gp", "wgan-gp-one-sided") for seed in SEEDS]
+    results = experiments.run_many(runs, workers=1, progress=False)
+    band = {}
+    for method in ("wgan-gp", "wgan-gp-one-sided"):
+        quality = [r.quality for r in results if r.run.method == method]
+        band[method] = {key: (min(q[key] for q in quality), max(q[key] for q in quality))
+                        for key in ("modes_covered", "high_quality")}
+    return band
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "wgan-gp-one-sided"])
+def test_page_training_reaches_the_packages_quality(parity_page, python_band, loss):
+    trained = parity_page.page.evaluate(TRAIN_JS, [loss, 0])
+    assert trained["steps"] == 1500
+    generator = generator_mlp(2, 2, width=64, init="he")
+    theta = torch.tensor(trained["generator"], dtype=torch.float64)
+    at = 0
+    with torch.no_grad():
+        for p in generator.parameters():
+            p.copy_(theta[at:at + p.numel()].reshape(p.shape))
+            at += p.numel()
+    quality = experiments.evaluate(generator, "8gaussians")  # the package's own measurement
+    low, high = python_band[loss]["modes_covered"]
+    assert low <= quality["modes_covered"] <= high, (quality, python_band[loss])
+    low, high = python_band[loss]["high_quality"]
+    spread = high - low
+    assert low - spread <= quality["high_quality"] <= high + spread, (quality, python_band[loss])
