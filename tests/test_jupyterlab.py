@@ -1,4 +1,4 @@
-"""Chapters 5 and 1 in JupyterLab, driven in headless Chromium as a reader would.
+"""Chapters 5 and 1 and the training lab in JupyterLab, driven in headless Chromium as a reader would.
 
 The test starts JupyterLab from this environment on a free local port, over copies of the two
 chapters (so that autosave never touches book/), with its own settings, workspaces and trust
@@ -11,6 +11,9 @@ database: the copies open untrusted, as a fresh download does. For each chapter 
   the readout that the model gives, computed here in Python;
 - no progress bar ends red or short of its total (Chapter 5 also gets a typed cell with a short
   training run, whose bar must end green).
+
+The training lab's stored output shows only its sentence "Run the cell to start the training lab."
+(an untrusted notebook runs no script); after running its cell the lab appears and trains.
 
 The server is stopped however the test ends.
 """
@@ -43,7 +46,7 @@ from wgan_teach.interactive import SCRUBBER_ENV
 SLOW_CELL_S = 5.0  # "a few seconds": a slider cell takes under 2 s on the 2-core build machine
 RUN_ALL_TIMEOUT_S = 180
 UI_MS = 60_000  # the longest wait for JupyterLab to show something, on a busy 2-core machine
-CHAPTERS = ("01_wasserstein.ipynb", "05_gradient_penalty.ipynb")
+CHAPTERS = ("01_wasserstein.ipynb", "05_gradient_penalty.ipynb", "06b_training_lab.ipynb")
 TRAINING_CELL = (
     "from wgan_teach.experiments import ToyRun, run_toy\n"
     'run_toy(ToyRun("8gaussians", "wgan-gp", seed=0, steps=20), progress=True);'
@@ -259,4 +262,29 @@ def test_chapter1_slider_live(browser, jupyterlab):
     expected = f"W1 = {ours:.4f}   scipy.stats.wasserstein_distance = {theirs:.4f}"
     assert live.move("shift", "ArrowRight", 3, expected) == "+2.5"
     notebook.assert_no_red_progress_bar()
+    notebook.page.close()
+
+
+LAB_STEPS = 5  # "trains a few steps": the step count the lab shows reaches this
+
+
+def test_training_lab_trains_in_jupyterlab(browser, jupyterlab):
+    notebook = LabNotebook(browser, jupyterlab, "06b_training_lab.ipynb")
+    notebook.assert_unchanged()
+    stored = notebook.page.locator(".wgan-lab").first
+    expect(stored.locator(".wgan-lab-note")).to_have_text("Run the cell to start the training lab.", timeout=UI_MS)
+    assert stored.locator("canvas").count() == 0, "the stored lab ran a script in an untrusted notebook"
+    index = notebook.index_of("lab.show(")
+    notebook.run_all_above(index)
+    notebook.run_timed(index, ".wgan-lab-play")
+    cell = notebook.cells.nth(index)
+    lab = cell.locator(".wgan-lab").first
+    expect(lab.locator("canvas.wgan-lab-picture")).to_be_visible(timeout=UI_MS)
+    lab.locator(".wgan-lab-play").click()
+    notebook.page.wait_for_function(
+        f"el => Number(el.getAttribute('data-step')) >= {LAB_STEPS} && Number(el.getAttribute('data-frames')) >= 2",
+        arg=lab.element_handle(), timeout=UI_MS)
+    lab.locator(".wgan-lab-play").click()  # pause
+    expect(lab.locator(".wgan-lab-play")).to_have_text("Play", timeout=UI_MS)
+    notebook.assert_no_errors()
     notebook.page.close()
