@@ -1,6 +1,7 @@
 """tools/execute_notebooks.py: what storing a chapter writes, the stored chapters, and the install cell."""
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -106,31 +107,96 @@ def test_install_cell_does_nothing_where_the_package_imports(tmp_path):
     assert result.stdout.strip() == str(ROOT / "wgan_teach" / "__init__.py")
 
 
-def test_install_cell_installs_the_package_from_a_git_url_offline(tmp_path):
-    """The stored cell's pip command, pointed at this clone, in a fresh venv: nothing is downloaded.
+@pytest.fixture(scope="module")
+def fresh_python(tmp_path_factory):
+    """A fresh venv that can install the package from a git URL offline: (its python, pip's environment).
 
     --no-deps and --no-index (PIP_* variables) keep pip off the network; the venv's own setuptools (from
     ensurepip) is too old to build pyproject.toml, so the build uses the project's, lent through
-    PYTHONPATH, without build isolation. The package's dependencies (torch, numpy, ...) are lent by a
-    .pth file, which puts this environment's packages *after* the fresh venv's own: the package itself
-    must come from the fresh install."""
-    fresh = tmp_path / "venv"
+    PYTHONPATH, without build isolation. The package's dependencies (torch, numpy, ...) and Jupyter's
+    kernel are lent by a .pth file, which puts this environment's packages *after* the fresh venv's own:
+    the package itself must come from the fresh install."""
+    root = tmp_path_factory.mktemp("fresh")
+    fresh = root / "venv"
     venv.create(fresh, with_pip=True)
-    python = str(fresh / "bin" / "python")
     import setuptools
     import torch
 
     fresh_site = next((fresh / "lib").glob("python3*/site-packages"))
     (fresh_site / "lent-dependencies.pth").write_text(os.path.dirname(os.path.dirname(torch.__file__)) + "\n")
 
-    lent = tmp_path / "build-tools"
+    lent = root / "build-tools"
     lent.mkdir()
     site = os.path.dirname(os.path.dirname(setuptools.__file__))
     for name in ("setuptools", "_distutils_hack", "pkg_resources", f"setuptools-{setuptools.__version__}.dist-info"):
         (lent / name).symlink_to(os.path.join(site, name))
-    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-    commit = head.stdout.strip()
     pip_env = dict(PIP_NO_INDEX="1", PIP_NO_DEPS="1", PIP_NO_BUILD_ISOLATION="0", PYTHONPATH=str(lent))
-    result = run_install_cell(python, f"git+file://{ROOT}@{commit}", tmp_path, **pip_env)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.startswith(str(fresh / "lib")), result.stdout
+    return fresh / "bin" / "python", pip_env
+
+
+def local_requirement():
+    """This clone's committed HEAD as a pip git URL (what a reader's install cell fetches, but local)."""
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    return f"git+file://{ROOT}@{head.stdout.strip()}"
+
+
+@pytest.fixture(scope="module")
+def installed(fresh_python, tmp_path_factory):
+    """The stored install cell's pip command, pointed at this clone, run in the fresh venv: what it printed."""
+    python, pip_env = fresh_python
+    return run_install_cell(str(python), local_requirement(), tmp_path_factory.mktemp("install"), **pip_env)
+
+
+def test_install_cell_installs_the_package_from_a_git_url_offline(fresh_python, installed):
+    """The package imports from the fresh venv, not from this environment, with its published runs."""
+    python, _ = fresh_python
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    assert installed.stdout.startswith(str(python.parents[1] / "lib")), installed.stdout
+
+
+RUN_IN_FRESH_KERNEL = """\
+import sys
+import nbformat
+from nbclient import NotebookClient
+
+path = sys.argv[1]
+notebook = nbformat.read(path, as_version=4)
+NotebookClient(notebook, kernel_name="fresh", timeout=600, resources={"metadata": {"path": "."}}).execute()
+nbformat.write(notebook, path)
+"""
+
+
+def test_chapter_7_runs_outside_a_checkout(fresh_python, installed, tmp_path):
+    """Chapter 7 as a Colab reader runs it: a folder holding only the notebook, no CIFAR-10, a kernel of
+    the fresh venv where the install cell installed the package from a git URL. It reads the runs
+    published with the package (not book/runs of a checkout) and runs to its end; a last cell added here
+    says where the package and the published runs it read came from."""
+    python, pip_env = fresh_python
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    kernels = python.parents[1] / "share" / "jupyter" / "kernels" / "fresh"
+    kernels.mkdir(parents=True, exist_ok=True)
+    argv = [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (kernels / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "fresh", "language": "python"}))
+
+    folder = tmp_path / "reader"
+    folder.mkdir()
+    notebook = nbformat.read(ROOT / "book" / "07_cifar10.ipynb", as_version=4)
+    tool.with_install_cell(notebook, local_requirement())
+    where = "import wgan_teach, wgan_teach.publish as p\nprint(wgan_teach.__file__)\nprint(p.PUBLISHED)"
+    notebook.cells.append(nbformat.v4.new_code_cell(where))
+    nbformat.write(notebook, folder / "07_cifar10.ipynb")
+    assert [p.name for p in folder.iterdir()] == ["07_cifar10.ipynb"]
+
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PIP_CONFIG_FILE": os.devnull,
+           "OMP_NUM_THREADS": "1", "MPLBACKEND": "agg", **pip_env}
+    result = subprocess.run([str(python), "-c", RUN_IN_FRESH_KERNEL, "07_cifar10.ipynb"], cwd=folder,
+                            capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    ran = nbformat.read(folder / "07_cifar10.ipynb", as_version=4)
+    code = [c for c in ran.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code), "a cell did not run"
+    printed = "".join(o.get("text", "") for c in code for o in c.outputs)
+    assert "CIFAR-10 is not on this machine" in printed  # the reader's case: no data, cells skipped
+    package, published = code[-1].outputs[0]["text"].split()
+    fresh_lib = str(python.parents[1] / "lib")
+    assert package.startswith(fresh_lib) and published.startswith(fresh_lib), (package, published)
