@@ -190,6 +190,10 @@ def test_bad_fid_arguments_are_named():
         fid(torch.nn.Linear(2, 2), u8, inception=network, seed=2**70)  # once torch's "Overflow when unpacking long long"
     with pytest.raises(TypeError, match="cache must be a folder"):
         reference_statistics(u8, network, key="k", cache=5)
+    with pytest.raises(ValueError, match="generator_or_images takes 2 features .its first Linear layer., but the latents"):
+        fid(torch.nn.Sequential(torch.nn.Linear(2, 2)), u8, inception=network, n=2, latent_dim=128)
+    with pytest.raises(ValueError, match=r"generator_or_images cannot take the latents \(shape \(128,\)"):
+        fid(torch.nn.Linear(2, 2), u8, inception=network, n=2, latent_dim=128)  # once torch's matmul message
     for size in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="size must be a positive integer"):
             tf1_resize(torch.zeros(1, 3, 4, 4), size)  # size=0 once divided by zero

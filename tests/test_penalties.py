@@ -5,7 +5,9 @@ import torch
 from torch import nn
 
 from wgan_teach.nets import critic_mlp, generator_mlp
-from wgan_teach.penalties import clip_weights, critic_weights, gradient_penalty, interpolates, layer_gradient_norms
+from wgan_teach.penalties import (
+    clip_weights, critic_weights, gradient_penalty, interpolates, layer_gradient_norms, penalty_from_scores,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -236,12 +238,26 @@ def test_clip_weights_refuses_what_is_not_a_finite_positive_number(c, error):
     (lambda: critic_mlp(3), (4, 2), r"critic takes 3 features \(its first Linear layer\), but the samples have 2"),
     (lambda: critic_mlp(3, spectral_norm=True), (4, 2), "critic takes 3 features"),
     (lambda: nn.Sequential(nn.Conv2d(3, 4, 4, 4), nn.Flatten(), nn.Linear(64, 1)), (4, 3, 8, 8),
-     r"critic cannot score the samples \(shape \(3, 8, 8\), torch.float\d+\): mat1 and mat2 shapes cannot be multiplied"),
+     r"critic cannot take the samples \(shape \(3, 8, 8\), torch.float\d+\): mat1 and mat2 shapes cannot be multiplied"),
     (lambda: nn.Sequential(nn.Conv2d(3, 4, 4, 4), nn.Flatten(), nn.Linear(64, 1)), (4, 1, 32, 32),
-     r"critic cannot score the samples \(shape \(1, 32, 32\)"),
+     r"critic cannot take the samples \(shape \(1, 32, 32\)"),
 ])
 def test_a_critic_built_for_other_samples_is_named(make_critic, samples, message):
     """Once torch's matmul or convolution message, which names neither the critic nor the data."""
     x = torch.randn(samples)
     with pytest.raises(ValueError, match=message):
         gradient_penalty(make_critic().to(x.dtype), x, x)
+
+
+def test_bad_penalty_arguments_are_named():
+    x = torch.zeros(4, 2)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator or None, got str"):
+        interpolates(x, x, generator="cpu")  # once torch.rand's "invalid combination of arguments"
+    with pytest.raises(TypeError, match="f_hat must be a torch.Tensor"):
+        penalty_from_scores(None, x)
+    with pytest.raises(ValueError, match="computed after x_hat.requires_grad_"):
+        penalty_from_scores(x.sum(1), x)  # once autograd's "element 0 of tensors does not require grad"
+    with pytest.raises(TypeError, match="critic must be a torch.nn.Module"):
+        critic_weights(lambda t: t)
+    with pytest.raises(ValueError, match="critic must have nn.Linear layers"):
+        critic_weights(nn.ReLU())  # once torch.cat's "expected a non-empty list"

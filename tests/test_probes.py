@@ -67,6 +67,17 @@ def test_layer_gradient_norms_in_float64_do_not_underflow():
         (lambda: max_gradient_norm(nn.Linear(2, 1), (1, 0, 0, 1), n=3), ValueError, "x_min < x_max"),
         (lambda: max_gradient_norm(nn.Linear(2, 1), BOX, n=0), ValueError, "n must be a positive integer"),
         (lambda: linear_pieces(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), (np.nan, 1, 0, 1)), ValueError, "extent"),
+        (lambda: max_gradient_norm(None, BOX), TypeError, "critic must be a torch.nn.Module"),  # once AttributeError
+        (lambda: max_gradient_norm(nn.Sequential(nn.Linear(3, 1)), BOX), ValueError,
+         "critic takes 3 features .its first Linear layer., but the points of the plane have 2"),  # once torch's matmul
+        (lambda: linear_pieces(nn.Sequential(nn.Linear(3, 2), nn.ReLU()), BOX), ValueError, "critic takes 3 features"),
+        (lambda: layer_gradient_norms(None, torch.zeros(2, 2), torch.zeros(2, 2)), TypeError, "critic must be a torch.nn"),
+        (lambda: layer_gradient_norms(nn.Linear(3, 1), torch.zeros(2, 2), torch.zeros(2, 2)), ValueError,
+         r"critic cannot take the samples \(shape \(2,\), torch.float32\): mat1 and mat2"),
+        (lambda: layer_gradient_norms(nn.Linear(2, 1), torch.zeros(2, 2), torch.zeros(2, 2), dtype="float64"), TypeError,
+         "dtype must be a floating-point torch.dtype"),  # once "Invalid device string"
+        (lambda: layer_gradient_norms(nn.ReLU(), torch.zeros(2, 2), torch.zeros(2, 2)), ValueError,
+         "critic must have nn.Linear layers"),
     ],
 )
 def test_bad_probe_arguments_are_named(call, error, message):

@@ -10,7 +10,9 @@ The rules, the same wherever numbers go in:
   NaN is refused everywhere, infinity wherever the argument must be finite;
 * counts (:func:`positive_int`) are integers, never booleans or floats such as 2.0; seeds
   (:func:`seed`) are integers torch's generators take, 0 to 2**64 - 1;
-* paths (:func:`path`) are ``str`` or ``os.PathLike`` and not empty (``Path("")`` is the current folder).
+* paths (:func:`path`) are ``str`` or ``os.PathLike`` and not empty (``Path("")`` is the current folder);
+* a network built for inputs of another size is named before torch's shape message would show
+  (:func:`takes_features`, :func:`network_output`).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 __all__ = ["real_array", "number", "finite_number", "positive_number", "non_negative_number", "positive_int",
-           "normalised_weights", "torch_device", "path", "seed", "torch_generator"]
+           "normalised_weights", "torch_device", "path", "seed", "torch_generator", "takes_features", "network_output"]
 
 
 def real_array(value, name: str, *, what: str = "an array of real numbers") -> np.ndarray:
@@ -156,3 +159,32 @@ def torch_generator(value, name: str = "generator") -> torch.Generator | None:
     if value is not None and not isinstance(value, torch.Generator):
         raise TypeError(f"{name} must be a torch.Generator or None, got {type(value).__name__}")
     return value
+
+
+def takes_features(network, features: int, name: str = "critic", what: str = "samples") -> None:
+    """A network that begins with a Linear layer (an ``nn.Sequential`` whose first layer, however
+    nested, is an ``nn.Linear``) must take ``features`` inputs: a ValueError naming ``name`` otherwise.
+    Other networks are not checked here (:func:`network_output` catches them at their forward)."""
+    first = network
+    while isinstance(first, nn.Sequential) and len(first) > 0:
+        first = first[0]
+    if (first is not network and isinstance(first, nn.Linear) and not isinstance(first, nn.LazyLinear)
+            and first.in_features != features):
+        raise ValueError(f"{name} takes {first.in_features} features (its first Linear layer), but the {what} "
+                         f"have {features}: build it for their dimension")
+
+
+def network_output(network, x: torch.Tensor, name: str = "critic", what: str = "samples") -> torch.Tensor:
+    """``network(x)``, where a network built for other inputs (size, channels, dtype) is a ValueError
+    naming ``name`` instead of torch's shape message: checked up front where the first layer says
+    (:func:`takes_features`), otherwise from the forward's error."""
+    if x.ndim == 2:
+        takes_features(network, x.shape[1], name, what)
+    try:
+        return network(x)
+    except RuntimeError as err:
+        if isinstance(err, torch.OutOfMemoryError):
+            raise
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{name} cannot take the {what} (shape {tuple(x.shape[1:])}, {x.dtype}): {message}; "
+                         "build it for their shape and dtype") from err

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .checks import path as checked_path, positive_int, real_array
+from .checks import network_output, path as checked_path, positive_int, real_array
 from .checks import seed as check_seed
 from .data import to_images
 from .files import write_atomically
@@ -218,7 +218,7 @@ def _generate(generator: torch.nn.Module, n: int, latent_dim: int, batch: int, s
     with torch.no_grad():
         for start in range(0, n, batch):
             z = torch.randn(min(batch, n - start), latent_dim, generator=rng, device=device)
-            chunks.append(to_images(generator(z)).cpu())
+            chunks.append(to_images(network_output(generator, z, "generator_or_images", "latents")).cpu())
     generator.train(was_training)
     return torch.cat(chunks)
 

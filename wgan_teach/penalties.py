@@ -30,6 +30,8 @@ import numbers
 import torch
 from torch import nn
 
+from .checks import network_output, torch_generator
+
 __all__ = ["PENALTY_POINTS", "interpolates", "gradient_penalty", "penalty_from_scores", "clip_weights", "layer_gradient_norms", "critic_weights"]
 
 
@@ -52,6 +54,7 @@ def interpolates(real: torch.Tensor, fake: torch.Tensor, *, generator: torch.Gen
     :math:`\epsilon` is drawn with ``generator``, or given as ``epsilon`` (one value per sample).
     """
     _check_pair(real, fake)
+    torch_generator(generator)
     shape = (real.shape[0],) + (1,) * (real.ndim - 1)
     if epsilon is None:
         epsilon = torch.rand(shape, generator=generator, dtype=real.dtype, device=real.device)
@@ -98,28 +101,7 @@ def gradient_penalty(
         _check_pair(real, fake)
         x_hat = (real if at == "real" else fake).detach().clone()
     x_hat.requires_grad_(True)
-    return penalty_from_scores(_scores(critic, x_hat), x_hat, one_sided=one_sided)
-
-
-def _scores(critic, x: torch.Tensor) -> torch.Tensor:
-    """``critic(x)``; a critic built for samples of another size is a ValueError naming ``critic``. A
-    ``Sequential`` that begins with a ``Linear`` layer is checked before the forward; any other
-    critic's forward failing with torch's shape message is reported the same way."""
-    first = critic
-    while isinstance(first, nn.Sequential) and len(first) > 0:
-        first = first[0]
-    if (first is not critic and isinstance(first, nn.Linear) and not isinstance(first, nn.LazyLinear)
-            and x.ndim == 2 and x.shape[1] != first.in_features):
-        raise ValueError(f"critic takes {first.in_features} features (its first Linear layer), but the samples "
-                         f"have {x.shape[1]}: build the critic for the data's dimension")
-    try:
-        return critic(x)
-    except RuntimeError as err:
-        if isinstance(err, torch.OutOfMemoryError):
-            raise
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"critic cannot score the samples (shape {tuple(x.shape[1:])}, {x.dtype}): {message}; "
-                         "build it for the data's shape and dtype") from err
+    return penalty_from_scores(network_output(critic, x_hat), x_hat, one_sided=one_sided)
 
 
 def _check_penalty_inputs(critic, real, fake, one_sided, epsilon) -> None:
@@ -151,6 +133,11 @@ def penalty_from_scores(f_hat: torch.Tensor, x_hat: torch.Tensor, *, one_sided: 
     independent runs one after another (:class:`wgan_teach.nets.StackedMLP`), and the penalty is
     the mean over each run's points, shape (runs,).
     """
+    for name, t in (("f_hat", f_hat), ("x_hat", x_hat)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if not x_hat.requires_grad or not f_hat.requires_grad:
+        raise ValueError("f_hat must be the critic's scores of x_hat, computed after x_hat.requires_grad_(True)")
     (grad,) = torch.autograd.grad(f_hat.sum(), x_hat, create_graph=True)
     grad_norms = grad.flatten(start_dim=1).norm(2, dim=1, dtype=torch.promote_types(grad.dtype, torch.float32))  # ‖∇x̂ f(x̂)‖₂
     excess = grad_norms - 1
@@ -186,19 +173,22 @@ def layer_gradient_norms(
     runs on a float64 copy of the critic: vanishing gradients of order 1e-23 have squares below
     float32's smallest number, and their norm would come out as exactly 0.
     """
-    if dtype is not None:
-        critic, real, fake = copy.deepcopy(critic).to(dtype), real.to(dtype), fake.to(dtype)
+    _linear_layers(critic)
     _check_pair(real, fake)
+    if dtype is not None:
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating-point torch.dtype or None, got {dtype!r}")
+        critic, real, fake = copy.deepcopy(critic).to(dtype), real.to(dtype), fake.to(dtype)
     outputs: list[torch.Tensor] = []
 
     def keep(_module, _inputs, output):
         output.retain_grad()
         outputs.append(output)
 
-    hooks = [m.register_forward_hook(keep) for m in critic.modules() if isinstance(m, nn.Linear)]
+    hooks = [m.register_forward_hook(keep) for m in _linear_layers(critic)]
     try:
         batch = torch.cat([fake, real])
-        values = critic(batch).squeeze(-1)
+        values = network_output(critic, batch).squeeze(-1)
         n = len(fake)
         loss = values[:n].mean() - values[n:].mean()
         loss.backward()
@@ -211,4 +201,14 @@ def layer_gradient_norms(
 
 def critic_weights(critic: nn.Module) -> torch.Tensor:
     """Every weight of every ``nn.Linear`` layer (biases excluded), flattened into one tensor."""
-    return torch.cat([m.weight.detach().flatten() for m in critic.modules() if isinstance(m, nn.Linear)])
+    return torch.cat([m.weight.detach().flatten() for m in _linear_layers(critic)])
+
+
+def _linear_layers(critic) -> list[nn.Linear]:
+    """The ``nn.Linear`` layers of ``critic``, first layer first; a critic without one is refused."""
+    if not isinstance(critic, nn.Module):
+        raise TypeError(f"critic must be a torch.nn.Module, got {type(critic).__name__}")
+    layers = [m for m in critic.modules() if isinstance(m, nn.Linear)]
+    if not layers:
+        raise ValueError("critic must have nn.Linear layers: these probes read and watch them")
+    return layers

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checks import finite_number, non_negative_number, positive_int, positive_number, real_array
+from .checks import finite_number, non_negative_number, positive_int, positive_number, real_array, takes_features
 from .plots import critic_field
 
 __all__ = ["max_gradient_norm", "linear_pieces", "share_at_bounds"]
@@ -30,6 +30,9 @@ def _region(extent, n) -> tuple[tuple[float, float, float, float], int]:
 
 def max_gradient_norm(critic: nn.Module, extent, n: int = 150) -> float:
     r""":math:`\max \lVert \nabla f \rVert` over an ``n`` × ``n`` grid on ``extent``: the critic's Lipschitz constant there."""
+    if not isinstance(critic, nn.Module):
+        raise TypeError(f"critic must be a torch.nn.Module, got {type(critic).__name__}")
+    takes_features(critic, 2, what="points of the plane")
     extent, n = _region(extent, n)
     _, _, _, gx, gy = critic_field(critic, extent, n=n)
     return float(np.hypot(gx, gy).max())
@@ -40,6 +43,7 @@ def linear_pieces(critic: nn.Sequential, extent, n: int = 200) -> int:
     """The number of distinct ReLU on/off patterns of ``critic`` on an ``n`` × ``n`` grid over ``extent``."""
     if not isinstance(critic, nn.Sequential) or not any(isinstance(layer, nn.ReLU) for layer in critic):
         raise ValueError("critic must be an nn.Sequential with nn.ReLU layers")
+    takes_features(critic, 2, what="points of the plane")
     extent, n = _region(extent, n)
     xs, ys = np.meshgrid(np.linspace(*extent[:2], n), np.linspace(*extent[2:], n))
     h = torch.tensor(np.column_stack([xs.ravel(), ys.ravel()]), dtype=torch.float32)
