@@ -120,3 +120,32 @@ def test_toc_lists_every_chapter():
     listed = set(toc_files())
     for path in chapter_notebooks():
         assert f"book/{path.stem}" in listed, f"{path.name} is not in _toc.yml"
+
+
+ANSWER = re.compile(r"^(:{3,}|`{3,})\{admonition\}\s*(Answer|Solution)\b.*\n((?::\w+:.*\n)*)", re.M)
+
+
+def test_answers_are_folded():
+    """Every answer to an exercise or question is a dropdown: hidden until the reader opens it."""
+    found = 0
+    for path in chapter_notebooks():
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                for match in ANSWER.finditer(cell.source + "\n"):
+                    found += 1
+                    assert re.search(r"^:class:.*\bdropdown\b", match.group(3), re.M), (
+                        f"{path.name}: an answer that is not a dropdown:\n{match.group(0)}")
+    assert found >= 10
+
+
+def test_chapter5_answer_code_is_the_code_that_is_checked():
+    """Exercise 5.3's answer, shown in its dropdown, is the code a hidden cell runs through check_penalty."""
+    cells = nbformat.read(ROOT / "book" / "05_gradient_penalty.ipynb", as_version=4).cells
+    shown = [re.search(r"```python\n(.*?)\n```", c.source, re.S) for c in cells
+             if c.cell_type == "markdown" and "def my_gradient_penalty" in c.source]
+    checked = [re.search(r'answer = """\\\n(.*?)\n"""', c.source, re.S) for c in cells
+               if c.cell_type == "code" and "check_penalty(namespace" in c.source]
+    assert len(shown) == 1 and len(checked) == 1 and shown[0] and checked[0]
+    assert shown[0].group(1) == checked[0].group(1)
+    hidden = next(c for c in cells if c.cell_type == "code" and "check_penalty(namespace" in c.source)
+    assert "remove-cell" in hidden.metadata.get("tags", []) and "# NBVAL_CHECK_OUTPUT" in hidden.source

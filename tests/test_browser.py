@@ -253,3 +253,30 @@ def test_page_fits_and_shows_no_fault(browser, served_book, page, width):
     page_.close()
     found = {kind: items for kind, items in problems.items() if items}
     assert not found, f"{page} at {width} px:\n" + json.dumps(found, indent=1, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_function_source_lines_stay_whole(browser, served_book, width):
+    """The package's functions shown in Chapter 5 keep each line on one line (a wrapped line would
+    restart at column 0, where Python reads indentation): long ones scroll inside their block."""
+    view = OfflinePage(browser, served_book)
+    page = view.page
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{served_book}/book/05_gradient_penalty.html", wait_until="networkidle")
+    blocks = page.locator("div.function-source pre")
+    assert blocks.count() >= 2
+    for k in range(blocks.count()):
+        lines, rows, scrolls = blocks.nth(k).evaluate(
+            """pre => {
+              const style = getComputedStyle(pre);
+              const height = pre.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
+              return [pre.innerText.replace(/\\n$/, "").split("\\n").length,
+                      Math.round(height / parseFloat(style.lineHeight)),
+                      pre.scrollWidth > pre.clientWidth];
+            }"""
+        )
+        assert rows == lines, f"block {k} at {width} px: {lines} lines of code take {rows} rows"
+        if width == 400:
+            assert scrolls, f"block {k} at 400 px neither wraps nor scrolls?"
+    view.assert_clean()
+    page.close()

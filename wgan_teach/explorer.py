@@ -102,7 +102,7 @@ class CriticExplorer:
 
     def draw(self, constraint: str, strength: float, steps: int, offset: float):
         critic = self.critic(constraint, strength, steps, offset)
-        fig, ax = plots.figure(1, width=5.0, height=3.6)
+        fig, ax = plots.figure(1, width=4.4, height=3.1)
         plots.plot_critic(ax, critic, self.real[:256], self.fake(offset)[:256], extent=EXTENT)
         ax.set_title(f"{self.setting(constraint, strength)}, {steps} critic steps", fontsize=9)
         return fig
