@@ -61,6 +61,24 @@ def parameters(*modules):
     return torch.cat([p.detach().flatten() for m in modules for p in m.parameters()])
 
 
+def test_a_checkpoint_that_carries_a_callable_is_refused_unread(tmp_path):
+    """load_checkpoint reads with weights_only=True: a pickled function (which could run code when
+    unpickled) is refused with a ValueError naming it, and never called."""
+    path = tmp_path / "run.pt"
+    recipe = Recipe(steps=2, batch_size=8)
+    small_run(recipe, checkpoint=path)
+    state = load_checkpoint(path)
+    assert state["step"] == 2 and set(state) >= {"generator", "critic", "opt_g", "opt_c", "rng", "history"}
+    calls = []
+    torch.save({**state, "hook": print}, path)  # a checkpoint someone else made, carrying a callable
+    with pytest.raises(ValueError, match=r"holds print, not only tensors.*refused"):
+        load_checkpoint(path)
+    torch.save({**state, "hook": calls.append}, path)
+    with pytest.raises(ValueError, match="refused"):
+        train(*small_networks(0), EIGHT, recipe, latent_dim=2, checkpoint=path, resume=True, progress=False)
+    assert calls == []
+
+
 def test_history_and_linear_learning_rate_decay():
     recipe = Recipe(steps=10, batch_size=32, lr=1e-3, lr_decay=True)
     _, _, history = small_run(recipe)

@@ -79,27 +79,11 @@ class CriticFit:
 CONSTRAINTS = ("gp", "clip", "none")
 
 
-def fit_critic(
-    real,
-    fake,
-    *,
-    constraint: str = "gp",
-    lam: float = 100.0,
-    one_sided: bool = True,
-    penalty_at: str = "interpolates",
-    c: float = 0.01,
-    steps: int = 800,
-    lr: float | None = None,
-    batch_size: int = 512,
-    width: int = 64,
-    depth: int = 3,
-    norm: str = "none",
-    critic: torch.nn.Module | None = None,
-    seed: int = 0,
-    log_every: int = 20,
-    progress: bool = False,
-    callback=None,
-) -> CriticFit:
+def fit_critic(real, fake, *, constraint: str = "gp", lam: float = 100.0, one_sided: bool = True,
+               penalty_at: str = "interpolates", c: float = 0.01, steps: int = 800, lr: float | None = None,
+               batch_size: int = 512, width: int = 64, depth: int = 3, norm: str = "none",
+               critic: torch.nn.Module | None = None, seed: int = 0, log_every: int = 20, progress: bool = False,
+               callback=None) -> CriticFit:
     r"""Train an MLP critic between ``real`` (p) and ``fake`` (q) to maximise :math:`\mathbb{E}_p f - \mathbb{E}_q f`.
 
     ``constraint`` keeps it Lipschitz:
@@ -119,18 +103,13 @@ def fit_critic(
     whatever the constraint). ``callback(step, critic)``, if given, is called after every step.
     Deterministic for a given ``seed`` on CPU.
 
-    Arguments are checked before anything is trained: ``lam`` finite and >= 0, ``c`` and ``lr``
-    (when given) finite and > 0, and ``lr`` small enough for the optimiser's first step to fit in
-    the critic's precision, counts positive integers, ``one_sided`` a bool, and a given ``critic``
-    must take points of the samples' dimension. Too large a learning rate or ``lam`` can still
-    make training diverge: a non-finite loss, estimate or penalty stops the fit with a
-    FloatingPointError that says at which step, never a NaN estimate. The steps run in
-    :func:`wgan_teach.train.loop`, the loop of every training in the book.
+    Arguments are checked before training (a ``critic`` must take points of the samples' dimension,
+    and ``lr`` must not overflow the optimiser's first step); a fit that still diverges stops with
+    a FloatingPointError naming the step, never a NaN estimate. The steps run in :func:`wgan_teach.train.loop`.
     """
     real_t, fake_t, one_sided, lam, c, lr = _check_fit(real, fake, constraint, penalty_at, one_sided, lam, c, lr,
                                                        seed, critic, callback)
-    steps, batch_size, log_every = (positive_int(v, name) for v, name in
-                                    ((steps, "steps"), (batch_size, "batch_size"), (log_every, "log_every")))
+    steps, batch_size, log_every = map(positive_int, (steps, batch_size, log_every), ("steps", "batch_size", "log_every"))
     torch.manual_seed(seed)
     if critic is None:
         critic = critic_mlp(real_t.shape[1], width=width, depth=depth, norm=norm)

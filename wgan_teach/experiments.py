@@ -247,6 +247,40 @@ def _live_frame(run: ToyRun, snapshot: Snapshot, critic: torch.nn.Module):
     return IPython.display.Image(png, width=width)
 
 
+class _Snapshots:
+    """The callback of a stack's training: a :class:`Snapshot` of every run that asks for them, every
+    ``snapshot_every`` of its steps, and the live picture of the run ``live``, redrawn in place."""
+
+    def __init__(self, runs: list[ToyRun], live: ToyRun | None, size: int):
+        self.runs, self.live, self.size = runs, live, size
+        self.kept: dict[int, list[Snapshot]] = {i: [] for i, run in enumerate(runs) if run.snapshot_every}
+        self.every = math.gcd(*(runs[i].snapshot_every for i in self.kept)) if self.kept else None
+        self.displays: dict = {}  # run index -> IPython display handle
+
+    def __call__(self, step, generators, critics, histories) -> None:
+        for i, kept in self.kept.items():
+            run = self.runs[i]
+            if step % run.snapshot_every:
+                continue
+            generator, critic = copy.deepcopy(generators[i]), copy.deepcopy(critics[i])
+            samples = _samples(generator, self.size)
+            quality = _quality(samples, run.dataset, seed=step + 1)
+            history = histories[i]
+            estimate = float(np.mean(history["w1_estimate"][-run.snapshot_every:])) if history else float("nan")
+            seconds = history["time"][-1] / len(self.runs) if history else 0.0
+            kept.append(Snapshot(step, seconds, samples.numpy(), critic.state_dict(), quality["w1"], estimate, quality))
+            if run == self.live:
+                self._show(i, _live_frame(run, kept[-1], critic))
+
+    def _show(self, i: int, frame) -> None:
+        if i not in self.displays:  # outside IPython display() prints a repr and returns no handle
+            import IPython.display
+
+            self.displays[i] = IPython.display.display(frame, display_id=True)
+        elif self.displays[i] is not None:
+            self.displays[i].update(frame)
+
+
 def _train_stack(runs: list[ToyRun], *, live: ToyRun | None = None, progress: bool = False, device: str = "cpu",
                  snapshot_size: int = 1000, stop_after: float | None = None, measure: bool = True) -> list[ToyResult]:
     """Train ``runs`` (equal :meth:`ToyRun.stack_key`) as one stack in this process, on ``device``, and
@@ -255,38 +289,15 @@ def _train_stack(runs: list[ToyRun], *, live: ToyRun | None = None, progress: bo
     the stack early (the history says at which step)."""
     recipe, stacked = runs[0].recipe(), len(runs)
     generators, critics = map(list, zip(*(run.networks() for run in runs)))
-    snapshots: dict[int, list[Snapshot]] = {i: [] for i, run in enumerate(runs) if run.snapshot_every}
-    every = math.gcd(*(runs[i].snapshot_every for i in snapshots)) if snapshots else None
-    displays: dict = {}  # run index -> IPython display handle
-
-    def snapshot(step, generators, critics, histories):
-        for i, kept in snapshots.items():
-            if step % runs[i].snapshot_every:
-                continue
-            generator, critic = copy.deepcopy(generators[i]), copy.deepcopy(critics[i])
-            samples = _samples(generator, snapshot_size)
-            quality = _quality(samples, runs[i].dataset, seed=step + 1)
-            history = histories[i]
-            estimate = float(np.mean(history["w1_estimate"][-runs[i].snapshot_every:])) if history else float("nan")
-            seconds = history["time"][-1] / stacked if history else 0.0
-            kept.append(Snapshot(step, seconds, samples.numpy(), critic.state_dict(), quality["w1"], estimate, quality))
-            if runs[i] == live:
-                frame = _live_frame(runs[i], kept[-1], critic)
-                if i not in displays:  # outside IPython display() prints a repr and returns no handle
-                    import IPython.display
-
-                    displays[i] = IPython.display.display(frame, display_id=True)
-                elif displays[i] is not None:
-                    displays[i].update(frame)
-
+    snapshots = _Snapshots(runs, live, snapshot_size)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # networks this small gain nothing from more threads, and lose to contention
     try:
         histories = train_stacked(
             generators, critics, [functools.partial(toy.sample, run.dataset) for run in runs], recipe,
             latent_dim=LATENT_DIM, seeds=[run.seed for run in runs], device=device,
-            log_every=max(recipe.steps // 10, 1), callback=snapshot if snapshots else None,
-            callback_every=every or 1, stop_after=stop_after, progress=progress,
+            log_every=max(recipe.steps // 10, 1), callback=snapshots if snapshots.kept else None,
+            callback_every=snapshots.every or 1, stop_after=stop_after, progress=progress,
         )
     finally:
         torch.set_num_threads(threads)
@@ -295,8 +306,8 @@ def _train_stack(runs: list[ToyRun], *, live: ToyRun | None = None, progress: bo
     for i, (run, generator, critic, history) in enumerate(zip(runs, generators, critics, histories)):
         samples = _samples(generator, EVAL_SIZE).numpy()
         quality = _measure(samples, run.dataset) if measure else {}
-        results.append(ToyResult(run, quality, seconds, history, samples,
-                                 snapshots.get(i, []), stacked, generator.state_dict(), critic.state_dict()))
+        results.append(ToyResult(run, quality, seconds, history, samples, snapshots.kept.get(i, []), stacked,
+                                 generator.state_dict(), critic.state_dict()))
     return results
 
 

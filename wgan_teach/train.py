@@ -390,28 +390,13 @@ def _resume(checkpoint: Path, recipe, seed, latent_dim, generator, critic, ema, 
     return state["step"], state["elapsed"], state["history"]
 
 
-def train(
-    generator: nn.Module,
-    critic: nn.Module,
-    real: Callable[[int, torch.Generator], torch.Tensor],
-    recipe: Recipe,
-    *,
-    latent_dim: int,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-    speed: Speed = PLAIN,
-    ema: nn.Module | None = None,
-    ema_decay: float = 0.999,
-    checkpoint: str | Path | None = None,
-    checkpoint_every: int = 1000,
-    resume: bool = False,
-    until: int | None = None,
-    stop_after: float | None = None,
-    log_every: int = 100,
-    callback: Callable[[int, nn.Module, nn.Module, History], None] | None = None,
-    callback_every: int = 100,
-    progress: bool = True,
-) -> History:
+def train(generator: nn.Module, critic: nn.Module, real: Callable[[int, torch.Generator], torch.Tensor],
+          recipe: Recipe, *, latent_dim: int, seed: int = 0, device: str | torch.device = "cpu", speed: Speed = PLAIN,
+          ema: nn.Module | None = None, ema_decay: float = 0.999, checkpoint: str | Path | None = None,
+          checkpoint_every: int = 1000, resume: bool = False, until: int | None = None,
+          stop_after: float | None = None, log_every: int = 100,
+          callback: Callable[[int, nn.Module, nn.Module, History], None] | None = None, callback_every: int = 100,
+          progress: bool = True) -> History:
     r"""Train ``generator`` against ``critic`` by ``recipe`` (module docstring); returns the history.
 
     ``real(n, rng)`` draws ``n`` real samples on ``device`` using the torch generator ``rng``
@@ -465,23 +450,12 @@ def train(
     return history
 
 
-def train_stacked(
-    generators: Sequence[nn.Sequential],
-    critics: Sequence[nn.Sequential],
-    reals: Sequence[Callable[[int, torch.Generator], torch.Tensor]],
-    recipe: Recipe,
-    *,
-    latent_dim: int,
-    seeds: Sequence[int],
-    device: str | torch.device = "cpu",
-    emas: Sequence[nn.Sequential] | None = None,
-    ema_decay: float = 0.999,
-    log_every: int = 100,
-    callback: Callable[[int, list, list, list[History]], None] | None = None,
-    callback_every: int = 100,
-    stop_after: float | None = None,
-    progress: bool = True,
-) -> list[History]:
+def train_stacked(generators: Sequence[nn.Sequential], critics: Sequence[nn.Sequential],
+                  reals: Sequence[Callable[[int, torch.Generator], torch.Tensor]], recipe: Recipe, *, latent_dim: int,
+                  seeds: Sequence[int], device: str | torch.device = "cpu", emas: Sequence[nn.Sequential] | None = None,
+                  ema_decay: float = 0.999, log_every: int = 100,
+                  callback: Callable[[int, list, list, list[History]], None] | None = None, callback_every: int = 100,
+                  stop_after: float | None = None, progress: bool = True) -> list[History]:
     r"""Train ``len(seeds)`` independent runs of one recipe as one: run ``r`` trains ``generators[r]``
     against ``critics[r]`` on ``reals[r]`` from seed ``seeds[r]``; returns one history per run.
 
