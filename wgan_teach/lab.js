@@ -161,12 +161,18 @@
     // typed arrays and integers only, which the JavaScript engines compile to tight loops.
     function layerForward(wt, th, b0, a, z, n, nIn, nOut, relu) {
       for (var i = 0; i < n; i++) {
-        var ai = i * nIn, zi = i * nOut, j;
+        var ai = i * nIn, zi = i * nOut, j, k = 0, wk, v;
         for (j = 0; j < nOut; j++) z[zi + j] = th[b0 + j];
-        for (var k = 0; k < nIn; k++) {
-          var v = a[ai + k];
+        for (; k + 1 < nIn; k += 2) {  // two inputs at a time: half the passes over z
+          var v0 = a[ai + k], v1 = a[ai + k + 1], w0 = k * nOut, w1 = w0 + nOut;
+          if (v0 !== 0 && v1 !== 0) for (j = 0; j < nOut; j++) z[zi + j] += v0 * wt[w0 + j] + v1 * wt[w1 + j];
+          else if (v0 !== 0) for (j = 0; j < nOut; j++) z[zi + j] += v0 * wt[w0 + j];
+          else if (v1 !== 0) for (j = 0; j < nOut; j++) z[zi + j] += v1 * wt[w1 + j];
+        }
+        for (; k < nIn; k++) {
+          v = a[ai + k];
           if (v === 0) continue;
-          var wk = k * nOut;
+          wk = k * nOut;
           for (j = 0; j < nOut; j++) z[zi + j] += v * wt[wk + j];
         }
         if (relu) for (j = 0; j < nOut; j++) if (!(z[zi + j] > 0)) z[zi + j] = 0;
@@ -494,8 +500,10 @@
         }
         return measured.quality;
       };
+      var drawing = false;  // a posted state not yet drawn: train on, and post the next when it is
       var post = function () {
         var t = now();
+        drawing = true;
         scope.postMessage({
           quality: quality(),
           type: "state", step: trainer.step, criticSteps: trainer.criticSteps, playing: playing,
@@ -521,13 +529,14 @@
           rate = (count() - rateMark.count) / ((t1 - rateMark.t) / 1000);
           rateMark = { t: t1, count: count() };
         }
-        post();
+        if (!drawing || !playing) post();  // no backlog of states the page cannot draw in time
         if (playing) timer = setTimeout(loop, 0);
       };
       scope.onmessage = function (event) {
         var msg = event.data;
         try {
-          if (msg.cmd === "init") { trainer = new Trainer(msg.cfg); playing = false; rate = 0; rateMark = null; post(); }
+          if (msg.cmd === "drawn") drawing = false;
+          else if (msg.cmd === "init") { trainer = new Trainer(msg.cfg); playing = false; rate = 0; rateMark = null; post(); }
           else if (msg.cmd === "set") { trainer.set(msg.cfg); if (msg.reset) { trainer.reset(); rate = 0; playing = false; } post(); }
           else if (msg.cmd === "play") {
             playing = true; rateMark = null;
@@ -566,15 +575,15 @@
 
   // A stand-in for the worker on the page's thread: the same messages, trained in 30 ms slices.
   function InlineTrainer(onmessage) {
-    var self = this;
+    var self = this, stopped = false;
     this.onmessage = onmessage;
     var fake = {
       performance: global.performance,
-      postMessage: function (data) { setTimeout(function () { self.onmessage({ data: data }); }, 0); }
+      postMessage: function (data) { setTimeout(function () { if (!stopped) self.onmessage({ data: data }); }, 0); }
     };
     labCore(fake, true);
-    this.postMessage = function (msg) { fake.onmessage({ data: msg }); };
-    this.terminate = function () { fake.onmessage({ data: { cmd: "pause" } }); };
+    this.postMessage = function (msg) { if (!stopped) fake.onmessage({ data: msg }); };
+    this.terminate = function () { fake.onmessage({ data: { cmd: "pause" } }); stopped = true; };
   }
 
   // -- the page ----------------------------------------------------------------------------------
@@ -664,7 +673,7 @@
     this.history = [];
     this.quality = null;
     this.pending = false;
-    this.fixedLatents = new core.Rng(2017).normals(new Float64Array(2 * 384));
+    this.fixedLatents = new core.Rng(2017).normals(new Float64Array(2 * 300));
     this.build();
     this.start(options && options.autoplay);
   }
@@ -831,6 +840,10 @@
     if (msg.type === "error") { throw new Error("training lab: " + msg.message); }
     if (msg.type === "ran") { this.ran = msg; return; }
     if (msg.type !== "state") return;
+    if (!this.root.isConnected) {  // the output was cleared or replaced (a cell run again): stop training
+      this.worker.terminate();
+      return;
+    }
     if (msg.step < (this.state ? this.state.step : 0) || (msg.step === 0 && msg.criticSteps === 0)) {
       this.history = [];
     }
@@ -884,13 +897,14 @@
     this.updateReadout();
     this.frames++;
     this.drawMs = (global.performance ? global.performance.now() : Date.now()) - began;
+    this.send({ cmd: "drawn" });
     this.root.setAttribute("data-frames", String(this.frames));
   };
 
   Lab.prototype.drawPicture = function (ctx, side, critic, generator) {
     var cfg = this.cfg;
     // the critic's value on a grid, as filled contours: interpolated, then cut into LEVELS bands
-    var n = 41, X = new Float64Array(2 * n * n), i, j;
+    var n = 35, X = new Float64Array(2 * n * n), i, j;
     for (i = 0; i < n; i++) for (j = 0; j < n; j++) {
       X[2 * (i * n + j)] = -EXTENT + 2 * EXTENT * j / (n - 1);
       X[2 * (i * n + j) + 1] = EXTENT - 2 * EXTENT * i / (n - 1);
@@ -946,10 +960,10 @@
 
     // the samples: fresh real ones, generated ones at fixed latents
     if (!this.real || this.realFor !== cfg.dataset) {
-      this.real = core.sampleData(cfg.dataset, 384, new core.Rng(7));
+      this.real = core.sampleData(cfg.dataset, 300, new core.Rng(7));
       this.realFor = cfg.dataset;
     }
-    var fake = core.generate(generator, this.fixedLatents, 384);
+    var fake = core.generate(generator, this.fixedLatents, 300);
     var dots = function (points, color) {
       ctx.fillStyle = color;
       for (var k = 0; k < points.length / 2; k++) {
