@@ -154,7 +154,7 @@ def test_a_diverging_fit_raises_instead_of_returning_nan():
 
 def test_a_critic_built_for_another_dimension_is_named():
     real, fake = two_gaussians(1.0, n=20)  # 2-D points
-    with pytest.raises(ValueError, match="critic takes inputs of size 3, but real and fake have 2 coordinates"):
+    with pytest.raises(ValueError, match="critic takes 3 features .*, but the real and fake samples have 2"):
         fit_critic(real, fake, critic=critic_mlp(3, width=8), steps=2)
 
 

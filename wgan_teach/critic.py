@@ -34,7 +34,7 @@ import numbers
 import numpy as np
 import torch
 
-from .checks import non_negative_number, positive_int, positive_number, real_array
+from .checks import non_negative_number, positive_int, positive_number, real_array, takes_features
 from .nets import critic_mlp
 from .penalties import PENALTY_POINTS, clip_weights, gradient_penalty
 from .train import check_first_step, loop
@@ -113,7 +113,7 @@ def fit_critic(real, fake, *, constraint: str = "gp", lam: float = 100.0, one_si
     torch.manual_seed(seed)
     if critic is None:
         critic = critic_mlp(real_t.shape[1], width=width, depth=depth, norm=norm)
-    _check_input_size(critic, real_t.shape[1])
+    takes_features(critic, real_t.shape[1], "critic", "real and fake samples")
     optimizer = _optimizer(critic, constraint, lr, c)
     lr = optimizer.defaults["lr"]
     rng = torch.Generator().manual_seed(seed)
@@ -164,14 +164,6 @@ def _check_fit(real, fake, constraint, penalty_at, one_sided, lam, c, lr, seed, 
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable as callback(step, critic), got {type(callback).__name__}")
     return real_t, fake_t, bool(one_sided), lam, c, lr
-
-
-def _check_input_size(critic: torch.nn.Module, dimension: int) -> None:
-    """A critic whose first linear layer takes another number of inputs than the samples have is refused."""
-    first = next((m for m in critic.modules() if isinstance(m, torch.nn.Linear)), None)
-    if first is not None and first.in_features != dimension:
-        raise ValueError(f"critic takes inputs of size {first.in_features}, but real and fake have {dimension} "
-                         f"coordinates; build the critic for {dimension}-dimensional points")
 
 
 def _optimizer(critic: torch.nn.Module, constraint: str, lr: float | None, c: float) -> torch.optim.Optimizer:
