@@ -105,6 +105,7 @@ def test_nan_stops_with_exit_code_3_and_keeps_the_checkpoint(images, tmp_path, m
         (["bench", "--recipe", "cnn32-wgangp", "--device", "mps"], "must be cpu or cuda"),
         (["fid", "--run", "{tmp}/r", "--reference", "{images}", "--device", "cuda:x"], "not a device"),
         (["fid", "--run", "{tmp}/nowhere", "--reference", "{images}"], "no run at"),
+        (["fid", "--real", "", "--reference", "{images}"], "data must be a path to the real images"),  # once read as --run
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_code_2(arguments, message, images, tmp_path):

@@ -175,7 +175,7 @@ def main(argv=None) -> int:
                 fid_n=args.fid_n, fid_every=args.fid_every, fid_at=[60 * m for m in args.fid_at_minutes],
                 inception=args.inception)
             print(f"trained to step {history['step'][-1]} in {history['time'][-1]:.1f} s of training: {args.out}")
-        elif args.command == "fid" and args.real:
+        elif args.command == "fid" and args.real is not None:
             row = fid_of_real(args.real, args.reference, split=args.split, n=args.n, inception=args.inception,
                                    device=args.device, batch=args.batch)
             print(f"FID {row['fid']:.2f}: {row['data']} vs {row['reference']}; {row['protocol']}")

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from . import fid as fid_module
-from .checks import positive_int
+from .checks import path as checked_path, positive_int
 from .checks import seed as check_seed
 from .data import load_images
 from .run_folder import append_metrics, load_generator, locked, read_config
@@ -33,6 +33,7 @@ class FidScorer:
 
     def __init__(self, reference, *, split: str = "test", n: int = 10_000, inception=None, device: str = "cpu",
                  cache: Path | None = None, batch: int = 200, progress: bool = False):
+        checked_path(reference, "reference", what="a path to the real images (wgan_teach.data.load_images)")
         self.network = fid_module.inception_network(inception, device=device)
         images, _, _ = load_images(reference, split=split)
         total = len(images)
@@ -84,6 +85,8 @@ def fid_of_real(data: str | Path, reference: str | Path, *, split: str = "test",
     """FID of ``n`` real training images of ``data`` (drawn without replacement, seeded) against the
     ``split`` images of ``reference``: what a generator that samples the training set perfectly
     would score under the protocol — the floor set by the estimator's bias at this sample size."""
+    checked_path(data, "data", what="a path to the real images (wgan_teach.data.load_images)")
+    checked_path(reference, "reference", what="a path to the real images (wgan_teach.data.load_images)")
     images, _, _ = load_images(data, split="train")
     if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= len(images):
         raise ValueError(f"n must be an integer in [2, {len(images)}] (the training images of {data}), got {n!r}")
