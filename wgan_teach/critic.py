@@ -109,7 +109,8 @@ def fit_critic(real, fake, *, constraint: str = "gp", lam: float = 100.0, one_si
     """
     real_t, fake_t, one_sided, lam, c, lr = _check_fit(real, fake, constraint, penalty_at, one_sided, lam, c, lr,
                                                        seed, critic, callback)
-    steps, batch_size, log_every = map(positive_int, (steps, batch_size, log_every), ("steps", "batch_size", "log_every"))
+    steps, batch_size, log_every = map(positive_int, (steps, batch_size, log_every),
+                                       ("steps", "batch_size", "log_every"))
     torch.manual_seed(seed)
     if critic is None:
         critic = critic_mlp(real_t.shape[1], width=width, depth=depth, norm=norm)

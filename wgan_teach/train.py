@@ -151,15 +151,13 @@ def train_step(generator: nn.Module, critic: nn.Module, opt_g, opt_c, recipe: Re
                runs: int = 1) -> dict[str, torch.Tensor]:
     r"""One generator step of Algorithm 1 (Gulrajani et al. 2017) on the random inputs of :func:`draw`::
 
-        for i = 1, ..., n_critic:                       (recipe.critic_steps)
+        for i = 1, ..., n_critic:
             x ~ p_r,  z ~ N(0, I),  eps ~ U[0, 1],  x~ = G(z)
-            w <- Adam(grad_w L_f(x, x~))                 (WGAN: RMSProp, then clip w to [-c, c])
-        z ~ N(0, I)
-        theta <- Adam(grad_theta L_G(G(z)))
+            w <- Adam(grad_w L_f(x, x~))        (WGAN: RMSProp, then clip w to [-c, c])
+        theta <- Adam(grad_theta L_G(G(z)))     (z ~ N(0, I))
 
-    with :math:`L_f`, :math:`L_G` of :mod:`wgan_teach.losses`. With ``runs`` > 1 the networks are
-    stacked (:class:`wgan_teach.nets.StackedMLP`) and every tensor holds the runs' rows one run
-    after another. Returns the last critic step's logs and the generator loss, one value per run.
+    with :math:`L_f`, :math:`L_G` of :mod:`wgan_teach.losses`. With ``runs`` > 1 (stacked networks) the
+    batches hold the runs' rows one run after another; the logs returned hold one value per run.
     """
     with torch.no_grad():  # G is fixed during the critic steps: the fakes of all of them in one forward
         fakes = generator(inputs.z_critic).unflatten(0, (runs, recipe.critic_steps, -1)).unbind(1)
@@ -247,8 +245,8 @@ def _flush(pending: list, histories: list[History], keys: Sequence[str], stop_on
             named = dict(zip(keys, run_values))
             for key in CHECKED if stop_on_nan else ():
                 if key in named and not math.isfinite(named[key]):
-                    raise NonFiniteLoss(step, key, named[key], checkpoint if checkpoint and checkpoint.exists() else None,
-                                        unit)
+                    kept = checkpoint if checkpoint and checkpoint.exists() else None
+                    raise NonFiniteLoss(step, key, named[key], kept, unit)
             for key, value in (*named.items(), ("step", step), ("lr", lr), ("time", seconds)):
                 history.setdefault(key, []).append(value)
     pending.clear()
@@ -428,8 +426,9 @@ def train(generator: nn.Module, critic: nn.Module, real: Callable[[int, torch.Ge
     rng = torch.Generator(device).manual_seed(seed)
     start, elapsed, history = 0, 0.0, {}
     if resume:
-        start, elapsed, history = _resume(checkpoint, recipe, seed, latent_dim, generator, critic, ema, opt_g, opt_c, rng)
-    noise = lambda n: torch.randn(n, latent_dim, generator=rng, device=device).to(dtype)  # float32 draws whatever the dtype
+        start, elapsed, history = _resume(checkpoint, recipe, seed, latent_dim, generator, critic, ema, opt_g, opt_c,
+                                          rng)
+    noise = lambda n: torch.randn(n, latent_dim, generator=rng, device=device).to(dtype)  # float32 draws in any dtype
     step = make_step(generator, critic, opt_g, opt_c, recipe, speed=speed, device=device, ema=ema, ema_decay=ema_decay)
 
     def save(t: int, seconds: float) -> None:
