@@ -2,7 +2,9 @@ r"""Making a generator step fast on a GPU without changing its maths.
 
 A WGAN-GP step on 32 x 32 images is a few hundred kernels: three critic forwards, a double
 backward, two optimiser updates, each launched from Python. Each field of :class:`Speed` is one
-lever; all off is the plain step. Measured on an H100 (``python -m wgan_teach bench``, Chapter 7),
+lever; all off is the plain step. :func:`fast_step` is :func:`wgan_teach.train.train_step` with the
+levers: the same loss functions (:mod:`wgan_teach.losses`) on the same random inputs; with every
+lever off it computes the plain step bit for bit (``tests/test_speed.py``). Measured on an H100 (``python -m wgan_teach bench``, Chapter 7),
 bfloat16 is the lever that pays; with it on, removing the one critic forward halves the step again.
 
 ``one_forward``
