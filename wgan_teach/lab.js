@@ -1043,5 +1043,5 @@
     return lab;
   }
 
-  global.WganLab = { version: VERSION, core: core, mount: mount, instances: [], labCore: labCore };
+  global.WganLab = { version: VERSION, core: core, mount: mount, instances: [], labCore: labCore, makeWorker: makeWorker };
 })(typeof window !== "undefined" ? window : this);
