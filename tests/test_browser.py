@@ -175,6 +175,7 @@ PAGE_PROBLEMS = r"""
   for (const el of article.querySelectorAll("*")) {
     if (el.closest("mjx-assistive-mml")) continue;  // MathML for screen readers, clipped to 1 px
     if (reported.some(r => r.contains(el))) continue;
+    if (el.tagName !== "PRE" && el.closest("div.function-source pre")) continue;  // scrolls in its block
     const box = el.getBoundingClientRect();
     if (box.width === 0 || box.height === 0) continue;
     const style = getComputedStyle(el);
