@@ -521,7 +521,7 @@
         var t0 = now();
         var count = function () { return trainer.cfg.hold ? trainer.criticSteps : trainer.step; };
         if (!rateMark) rateMark = { t: t0, count: count() };
-        while (now() - t0 < 35) {
+        while (now() - t0 < 25) {  // 25 ms of training between messages: controls answer within that
           if (!trainer.advance()) { playing = false; break; }
         }
         var t1 = now();
@@ -945,18 +945,21 @@
     ctx.strokeStyle = "rgba(0,0,0,0.7)";
     ctx.fillStyle = "rgba(0,0,0,0.7)";
     ctx.lineWidth = 1;
+    var shafts = new Path2D(), heads = new Path2D();  // all arrows in two paths: two draw calls
     for (i = 0; i < m * m; i++) {
       var gxv = g[2 * i], gyv = g[2 * i + 1], norm = Math.sqrt(gxv * gxv + gyv * gyv);
       if (!(norm > 0)) continue;
       var len = Math.min(norm, 2) * spacing * 2 / 3, ux2 = gxv / norm, uy2 = -gyv / norm;
       var x0 = toPx(A[2 * i]) - ux2 * len / 2, y0 = toPy(A[2 * i + 1]) - uy2 * len / 2;
       var x1 = x0 + ux2 * len, y1 = y0 + uy2 * len, head = Math.min(4, len * 0.4);
-      ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1, y1); ctx.stroke();
-      ctx.beginPath(); ctx.moveTo(x1, y1);
-      ctx.lineTo(x1 - ux2 * head - uy2 * head * 0.5, y1 - uy2 * head + ux2 * head * 0.5);
-      ctx.lineTo(x1 - ux2 * head + uy2 * head * 0.5, y1 - uy2 * head - ux2 * head * 0.5);
-      ctx.closePath(); ctx.fill();
+      shafts.moveTo(x0, y0); shafts.lineTo(x1, y1);
+      heads.moveTo(x1, y1);
+      heads.lineTo(x1 - ux2 * head - uy2 * head * 0.5, y1 - uy2 * head + ux2 * head * 0.5);
+      heads.lineTo(x1 - ux2 * head + uy2 * head * 0.5, y1 - uy2 * head - ux2 * head * 0.5);
+      heads.closePath();
     }
+    ctx.stroke(shafts);
+    ctx.fill(heads);
 
     // the samples: fresh real ones, generated ones at fixed latents
     if (!this.real || this.realFor !== cfg.dataset) {
@@ -964,12 +967,14 @@
       this.realFor = cfg.dataset;
     }
     var fake = core.generate(generator, this.fixedLatents, 300);
-    var dots = function (points, color) {
-      ctx.fillStyle = color;
+    var dots = function (points, color) {  // one path per set: one draw call
+      var path = new Path2D();
       for (var k = 0; k < points.length / 2; k++) {
         var x = toPx(points[2 * k]), y = toPy(points[2 * k + 1]);
-        if (x > -3 && x < side + 3 && y > -3 && y < side + 3) { ctx.beginPath(); ctx.arc(x, y, 1.7, 0, 2 * Math.PI); ctx.fill(); }
+        if (x > -3 && x < side + 3 && y > -3 && y < side + 3) { path.moveTo(x + 1.7, y); path.arc(x, y, 1.7, 0, 2 * Math.PI); }
       }
+      ctx.fillStyle = color;
+      ctx.fill(path);
     };
     dots(this.real, "rgba(31,119,180,0.6)");
     dots(fake, "rgba(214,39,40,0.6)");
