@@ -253,7 +253,7 @@ def _flush(pending: list, histories: list[History], keys: Sequence[str], stop_on
 
 
 class _Clock:
-    """Training wall time on ``device`` (queued work done), with the time spent in callbacks left out."""
+    """Training wall time, with the time spent in callbacks (timed once the device is done) left out."""
 
     def __init__(self, device: torch.device, elapsed: float = 0.0):
         self.device, self.elapsed, self.paused = device, elapsed, 0.0
@@ -265,8 +265,9 @@ class _Clock:
         return time.perf_counter()
 
     def training(self) -> float:
-        """Seconds of training so far, earlier calls (``elapsed``) included."""
-        return self.elapsed + self.now() - self.started - self.paused
+        """Seconds of training so far, earlier calls (``elapsed``) included; read without waiting for
+        the device, so that steps keep queueing (a callback's pause waits for it)."""
+        return self.elapsed + time.perf_counter() - self.started - self.paused
 
     def pause_for(self, call: Callable[[int], None], step: int) -> None:
         began = self.now()
@@ -306,7 +307,7 @@ def loop(step: Callable[[int], torch.Tensor], keys: Sequence[str], *, steps: int
                 set_lr(optimizer, lr)
             values = step(t)
             pending.append((t, lr, clock.training(), values))
-            stopping = stop_after is not None and t < end and clock.now() - clock.started >= stop_after
+            stopping = stop_after is not None and t < end and time.perf_counter() - clock.started >= stop_after
             last = t == end or stopping
             saving = save is not None and (t % checkpoint_every == 0 or last)
             calling = callback is not None and t % callback_every == 0
