@@ -20,7 +20,6 @@ import json
 import math
 import multiprocessing
 import os
-import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import astuple, dataclass, field, replace
 from pathlib import Path
