@@ -27,9 +27,12 @@ test: $(VENV)/.installed-test
 	@command -v chromium >/dev/null || bash tools/install_chromium.sh
 	$(BIN)/python -m pytest -n auto --dist loadfile --nbval-lax --nbval-current-env --nbval-cell-timeout=600 --durations=15 book tests
 
+# The chapters find CIFAR-10 through WGAN_TEACH_DATA; on the project's build machines it lies in ../shared.
+SHARED_CIFAR10 := $(wildcard $(CURDIR)/../shared/data/cifar10-jpeg)
+
 ## execute: re-run the chapters and store their outputs (do this after changing a chapter or the package)
 execute: $(VENV)/.installed
-	$(BIN)/python tools/execute_notebooks.py book/*.ipynb
+	WGAN_TEACH_DATA="$${WGAN_TEACH_DATA:-$(SHARED_CIFAR10)}" $(BIN)/python tools/execute_notebooks.py book/*.ipynb
 
 clean:
 	rm -rf _build
