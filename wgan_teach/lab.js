@@ -186,7 +186,7 @@
     function layerBackward(th, w0, b0, d, a, below, grad, n, nIn, nOut, mask) {
       if (below) below.fill(0, 0, n * nIn);
       for (var i = 0; i < n; i++) {
-        var ai = i * nIn, di = i * nOut, k;
+        var ai = i * nIn, di = i * nOut, k, held = -1, dHeld = 0;
         for (var j = 0; j < nOut; j++) {
           var dj = d[di + j];
           if (dj === 0) continue;
@@ -195,8 +195,15 @@
             grad[b0 + j] += dj;
             for (k = 0; k < nIn; k++) grad[wj + k] += dj * a[ai + k];
           }
-          if (below) for (k = 0; k < nIn; k++) below[ai + k] += th[wj + k] * dj;
+          if (below) {  // two rows of W at a time: half the passes over below
+            if (held < 0) { held = wj; dHeld = dj; }
+            else {
+              for (k = 0; k < nIn; k++) below[ai + k] += th[held + k] * dHeld + th[wj + k] * dj;
+              held = -1;
+            }
+          }
         }
+        if (below && held >= 0) for (k = 0; k < nIn; k++) below[ai + k] += th[held + k] * dHeld;
         if (mask) for (k = 0; k < nIn; k++) if (!(a[ai + k] > 0)) below[ai + k] = 0;
       }
     }
