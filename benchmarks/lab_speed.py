@@ -8,7 +8,9 @@ Algorithm 1 and the one-sided penalty, trained
 
 - by the package: ``wgan_teach.experiments.run_toy`` (PyTorch, one CPU thread, float32), its
   training time as the run records it;
-- in the page: ``lab.js``'s trainer in headless Chromium (float64), timed in the page.
+- in the page: ``lab.js``'s trainer in headless Chromium (float64), timed in the page;
+
+each run of the package followed by the same run in the page, so that both meet the same machine.
 
 It prints generator steps per second of both and their ratio, and the quality both reach, measured
 by the package's own ``experiments.evaluate`` (the page's final generator copied into a PyTorch
@@ -61,33 +63,34 @@ def page_generator(theta: list[float]) -> torch.nn.Module:
     return generator
 
 
-def python_runs(seeds: int) -> list[dict]:
-    rows = []
-    for method in METHODS:
-        for seed in range(seeds):
-            result = experiments.run_toy(experiments.ToyRun("8gaussians", method, seed=seed))
-            rows.append({"method": method, "seed": seed, "steps": result.run.steps, "seconds": result.seconds,
-                         "modes_covered": result.quality["modes_covered"],
-                         "high_quality": result.quality["high_quality"]})
-            print(f"  python {method:18} seed {seed}: {rows[-1]['steps'] / result.seconds:6.1f} steps/s, "
-                  f"modes {rows[-1]['modes_covered']}/8, high quality {rows[-1]['high_quality']:.3f}", flush=True)
-    return rows
+def python_run(method: str, seed: int) -> dict:
+    result = experiments.run_toy(experiments.ToyRun("8gaussians", method, seed=seed))
+    return {"method": method, "seed": seed, "steps": result.run.steps, "seconds": result.seconds,
+            "modes_covered": result.quality["modes_covered"], "high_quality": result.quality["high_quality"]}
 
 
-def page_runs(browser, seeds: int) -> list[dict]:
+def page_run(page, method: str, seed: int) -> dict:
+    trained = page.evaluate(TRAIN_JS, [method, seed])
+    quality = experiments.evaluate(page_generator(trained["generator"]), "8gaussians")
+    return {"method": method, "seed": seed, "steps": trained["steps"], "seconds": trained["seconds"],
+            "modes_covered": quality["modes_covered"], "high_quality": quality["high_quality"]}
+
+
+def side_by_side(browser, seeds: int) -> tuple[list[dict], list[dict]]:
+    """Each run in PyTorch, then the same in the page, one after the other: both see the same machine."""
     page = browser.new_page()
     page.set_content(f"<!doctype html><html><body><script>{lab.lab_js()}</script></body></html>")
-    rows = []
+    python, ours = [], []
     for method in METHODS:
         for seed in range(seeds):
-            trained = page.evaluate(TRAIN_JS, [method, seed])
-            quality = experiments.evaluate(page_generator(trained["generator"]), "8gaussians")
-            rows.append({"method": method, "seed": seed, "steps": trained["steps"], "seconds": trained["seconds"],
-                         "modes_covered": quality["modes_covered"], "high_quality": quality["high_quality"]})
-            print(f"  page   {method:18} seed {seed}: {trained['steps'] / trained['seconds']:6.1f} steps/s, "
-                  f"modes {quality['modes_covered']}/8, high quality {quality['high_quality']:.3f}", flush=True)
+            for rows, where, run in ((python, "python", lambda: python_run(method, seed)),
+                                     (ours, "page", lambda: page_run(page, method, seed))):
+                rows.append(run())
+                r = rows[-1]
+                print(f"  {where:6} {method:18} seed {seed}: {r['steps'] / r['seconds']:6.1f} steps/s, "
+                      f"modes {r['modes_covered']}/8, high quality {r['high_quality']:.3f}", flush=True)
     page.close()
-    return rows
+    return python, ours
 
 
 LIVE_JS = """
@@ -130,10 +133,9 @@ def main():
     args = parser.parse_args()
     began = time.perf_counter()
     print(f"Chapter 6's recipe on 8 Gaussians, 1,500 generator steps, {args.seeds} seeds per method")
-    python = python_runs(args.seeds)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = page_runs(browser, args.seeds)
+        python, page = side_by_side(browser, args.seeds)
         live = {width: live_lab(browser, width) for width in (400, 1280)}
         browser.close()
     print(f"\n{'method':20} {'PyTorch, 1 thread':>18} {'page (JS)':>10} {'page / PyTorch':>15}")
