@@ -147,8 +147,8 @@ def draw(recipe: Recipe, real: Callable, noise: Callable, rng: torch.Generator) 
     return Draw(z_critic, tuple(reals), tuple(epsilons), noise(recipe.fake_batch_size))
 
 
-def train_step(generator: nn.Module, critic: nn.Module, opt_g, opt_c, recipe: Recipe, inputs: Draw,
-               runs: int = 1) -> dict[str, torch.Tensor]:
+def train_step(generator: nn.Module, critic: nn.Module, opt_g, opt_c,
+               recipe: Recipe, inputs: Draw, runs: int = 1) -> dict[str, torch.Tensor]:
     r"""One generator step of Algorithm 1 (Gulrajani et al. 2017) on the random inputs of :func:`draw`::
 
         for i = 1, ..., n_critic:
@@ -159,18 +159,21 @@ def train_step(generator: nn.Module, critic: nn.Module, opt_g, opt_c, recipe: Re
     with :math:`L_f`, :math:`L_G` of :mod:`wgan_teach.losses`. With ``runs`` > 1 (stacked networks) the
     batches hold the runs' rows one run after another; the logs returned hold one value per run.
     """
-    with torch.no_grad():  # G is fixed during the critic steps: the fakes of all of them in one forward
-        fakes = generator(inputs.z_critic).unflatten(0, (runs, recipe.critic_steps, -1)).unbind(1)
+    with torch.no_grad():  # G is fixed during the critic steps: all their fakes at once
+        fakes = generator(inputs.z_critic)
+    fakes = fakes.unflatten(0, (runs, recipe.critic_steps, -1)).unbind(1)
     for real, fake, epsilon in zip(inputs.reals, fakes, inputs.epsilons):
-        loss, logs = critic_loss(recipe, critic, real, fake.flatten(0, 1), epsilon=epsilon, runs=runs)
+        loss, logs = critic_loss(recipe, critic, real, fake.flatten(0, 1),
+                                 epsilon=epsilon, runs=runs)
         opt_c.zero_grad(set_to_none=True)
-        loss.sum().backward()  # the sum over runs: each run's weights get their own gradient
+        loss.sum().backward()  # summed over runs: each run's weights get their own gradient
         opt_c.step()
         if recipe.loss == "wgan-clip":
             clip_weights(critic, recipe.clip)
-    critic.requires_grad_(False)  # the generator step needs gradients through f, not for f's weights
+    critic.requires_grad_(False)  # the generator step needs gradients through f, not f's weights
     try:
-        g_loss = generator_loss(recipe, critic, generator(inputs.z_generator), runs=runs)
+        fake = generator(inputs.z_generator)
+        g_loss = generator_loss(recipe, critic, fake, runs=runs)
         opt_g.zero_grad(set_to_none=True)
         g_loss.sum().backward()
         opt_g.step()
