@@ -12,15 +12,18 @@ MAX_PAGE_BYTES = 5 * 1024 * 1024
 
 
 def toc_files():
+    """Every page of the table of contents: the root, the chapters and their sections."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc["parts"]:
-        files += [chapter["file"] for chapter in part["chapters"]]
-    return files
+
+    def files(entries):
+        return [f for entry in entries for f in [entry["file"], *files(entry.get("sections", []))]]
+
+    return [toc["root"], *files(chapter for part in toc["parts"] for chapter in part["chapters"])]
 
 
 def chapter_notebooks():
-    return sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+    """Every notebook of the book: the chapters, their sections and the appendices."""
+    return sorted((ROOT / "book").glob("*.ipynb"))
 
 
 def test_build_has_no_warnings(book_build):

@@ -146,11 +146,13 @@ def test_every_scrubber_responds(browser, served_book, chapter, tmp_path):
 
 
 def toc_pages():
+    """Every page of the table of contents: the root, the chapters and their sections."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-    for part in toc.get("parts", [toc]):
-        pages += [chapter["file"] for chapter in part.get("chapters", [])]
-    return pages
+
+    def pages(entries):
+        return [f for entry in entries for f in [entry["file"], *pages(entry.get("sections", []))]]
+
+    return [toc["root"], *pages(c for part in toc.get("parts", [toc]) for c in part.get("chapters", []))]
 
 
 WIDTHS = (400, 1280)

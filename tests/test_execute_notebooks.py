@@ -20,7 +20,8 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def chapters():
-    return sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+    """Every notebook of the book: the chapters, their sections and the appendices."""
+    return sorted((ROOT / "book").glob("*.ipynb"))
 
 
 def widget_output():
