@@ -17,7 +17,7 @@ by the package's own ``experiments.evaluate`` (the page's final generator copied
 one). Then it opens a live lab, presses Play, and reports what a reader gets while it trains: the
 steps per second the lab shows, the picture's redraws per second, and how long a press of Pause
 takes to stop the trainer (the worker's next message). ``--store`` writes the package's runs'
-quality to ``benchmarks/lab_python_runs.json``, the band ``tests/test_lab.py`` compares the page's
+quality to ``wgan_teach/results/lab_python_runs.json``, the band ``tests/test_lab.py`` compares the page's
 run with.
 """
 
@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from wgan_teach import experiments, lab  # noqa: E402
 from wgan_teach.nets import generator_mlp  # noqa: E402
 
-BAND = Path(__file__).with_name("lab_python_runs.json")
+BAND = Path(__file__).resolve().parents[1] / "wgan_teach" / "results" / "lab_python_runs.json"
 METHODS = ("wgan-gp", "wgan-gp-one-sided")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 TRAIN_JS = """

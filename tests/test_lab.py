@@ -275,7 +275,7 @@ def test_page_data_sets_follow_toy(parity_page):
 
 # -- (c) works: Chapter 6's recipe, trained in the page, reaches the package's quality ------------
 
-BAND = ROOT / "benchmarks" / "lab_python_runs.json"  # written by benchmarks/lab_speed.py --store
+BAND = ROOT / "wgan_teach" / "results" / "lab_python_runs.json"  # written by benchmarks/lab_speed.py --store
 TRAIN_JS = """
 async (losses) => Promise.all(losses.map(loss => new Promise((resolve, reject) => {
   // each run in a Web Worker of its own, as the lab trains: the runs go in parallel
