@@ -51,8 +51,9 @@ __all__ = ["LOSSES", "critic_loss", "generator_loss"]
 LOSSES = ("wgan-gp", "wgan-clip", "gan")
 
 
-def critic_loss(recipe: Recipe, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, rng=None, *,
-                epsilon: torch.Tensor | None = None, score: Callable | None = None, runs: int = 1):
+def critic_loss(recipe: Recipe, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                rng=None, *, epsilon: torch.Tensor | None = None,
+                score: Callable | None = None, runs: int = 1):
     r"""The critic's objective :math:`L_f` of ``recipe.loss`` (module docstring) on one batch.
 
     :math:`\epsilon` of the interpolates is drawn with ``rng`` or given as ``epsilon``. ``score(parts)``
@@ -66,11 +67,13 @@ def critic_loss(recipe: Recipe, critic: nn.Module, real: torch.Tensor, fake: tor
     standard deviation of :math:`\lVert \nabla f(\hat x) \rVert`.
     """
     if real.shape != fake.shape:
-        raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+        raise ValueError("real and fake must have the same shape, "
+                         f"got {tuple(real.shape)} and {tuple(fake.shape)}")
     _check_runs(runs, len(real))
     score = score or (lambda parts: [critic(part) for part in parts])
     if recipe.loss == "wgan-gp":
-        x_hat = interpolates(real, fake, generator=rng, epsilon=epsilon).requires_grad_(True)
+        x_hat = interpolates(real, fake, generator=rng, epsilon=epsilon)
+        x_hat.requires_grad_(True)
         f_real, f_fake, f_hat = score([real, fake, x_hat])
     else:
         f_real, f_fake = score([real, fake])
@@ -82,16 +85,18 @@ def critic_loss(recipe: Recipe, critic: nn.Module, real: torch.Tensor, fake: tor
         loss = -gap
     logs = {"w1_estimate": gap.detach()}
     if recipe.loss == "wgan-gp":
-        penalty, grad_norms = penalty_from_scores(f_hat, x_hat, one_sided=recipe.one_sided, runs=runs)
+        penalty, grad_norms = penalty_from_scores(f_hat, x_hat, runs=runs,
+                                                  one_sided=recipe.one_sided)
         loss = loss + recipe.lam * penalty
         grad_norms = grad_norms.reshape(runs, -1)
-        logs.update(penalty=penalty.detach(), grad_norm_mean=grad_norms.mean(1), grad_norm_std=grad_norms.std(1))
+        logs.update(penalty=penalty.detach(), grad_norm_mean=grad_norms.mean(1),
+                    grad_norm_std=grad_norms.std(1))
     logs["critic_loss"] = loss.detach()
     return loss, logs
 
 
-def generator_loss(recipe: Recipe, critic: nn.Module, fake: torch.Tensor, score: Callable | None = None,
-                   runs: int = 1) -> torch.Tensor:
+def generator_loss(recipe: Recipe, critic: nn.Module, fake: torch.Tensor,
+                   score: Callable | None = None, runs: int = 1) -> torch.Tensor:
     r"""The generator's objective :math:`L_G`: :math:`-\mathbb{E} f(\tilde x)`, or for the GAN
     :math:`\mathbb{E}\,\mathrm{softplus}(-f(\tilde x))`; one value per run (see :func:`critic_loss`)."""
     _check_runs(runs, len(fake))

@@ -166,11 +166,11 @@ def train_step(generator: nn.Module, critic: nn.Module, opt_g, opt_c,
         loss, logs = critic_loss(recipe, critic, real, fake.flatten(0, 1),
                                  epsilon=epsilon, runs=runs)
         opt_c.zero_grad(set_to_none=True)
-        loss.sum().backward()  # summed over runs: each run's weights get their own gradient
+        loss.sum().backward()  # summed over runs: each run gets its own gradient
         opt_c.step()
         if recipe.loss == "wgan-clip":
             clip_weights(critic, recipe.clip)
-    critic.requires_grad_(False)  # the generator step needs gradients through f, not f's weights
+    critic.requires_grad_(False)  # gradients through f, not for f's weights
     try:
         fake = generator(inputs.z_generator)
         g_loss = generator_loss(recipe, critic, fake, runs=runs)
