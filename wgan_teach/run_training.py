@@ -15,7 +15,6 @@ files may have cost: the generator, moving average and grid of that step, and it
 from __future__ import annotations
 
 import copy
-import errno
 import json
 import math
 import shutil
@@ -29,7 +28,7 @@ from PIL import Image
 from .checks import number, positive_int, positive_number, torch_device
 from .checks import path as checked_path, seed as check_seed
 from .data import ImageData, load_images
-from .files import first_line, remove_leftovers, torch_bytes, write_atomically
+from .files import remove_leftovers, torch_bytes, write_atomically
 from .recipes import recipe_by_name
 from .run_fid import FidScorer
 from .run_folder import generator_path, locked, merged_rows, read_config, read_metrics, save_grid
@@ -174,77 +173,90 @@ def _resumed_state(out: Path, config: dict) -> dict:
 def _train_in(out, image_recipe, training, config, state, real, scorer, *, seed, device, speed, ema_decay,
               checkpoint_every, log_every, stop_after, fid_every, fid_at, progress) -> dict:
     """The part of :func:`train_run` that writes: config, metrics, the repair on resume, then training."""
-    checkpoint = out / "checkpoint.pt"
     write_atomically(out / "config.json", json.dumps(config, indent=2) + "\n")
     torch.manual_seed(seed)  # the initial weights
     generator, critic = image_recipe.networks()
     ema = copy.deepcopy(generator) if ema_decay is not None else None
-    lines: list[str] = []  # metrics.jsonl, one JSON text per row, rewritten whole (atomically) when it grows
-    written = {"n": 0}  # history rows already in lines
-
-    def is_checkpoint(step: int) -> bool:
-        return step % checkpoint_every == 0 or step == training.steps
-
-    def score(step: int, seconds: float, only_missing: bool = False) -> list[dict]:
-        """FID rows of the generator and its average at ``step`` (``only_missing``: those not in the metrics yet)."""
-        have = {(row["step"], row.get("ema")) for row in map(json.loads, lines) if "fid" in row and "generator" not in row}
-        return [{**scorer(net, image_recipe.latent_dim), "step": step, "time": seconds, "ema": averaged}
-                for averaged, net in ((False, generator), (True, ema))
-                if net is not None and not (only_missing and (step, averaged) in have)]
-
-    if state is not None:  # the checkpoint's history is the record up to its step; keep the FID rows scored so far
-        resumed_at, history = state["step"], state["history"]
-        kept = [row for row in read_metrics(out) if "fid" in row and (row["step"] is None or row["step"] <= resumed_at)]
-        lines += [json.dumps(row) for row in merged_rows(_history_rows(history, 0), kept)]
-        written["n"] = len(history.get("step", []))
-        write_atomically(out / "metrics.jsonl", "".join(line + "\n" for line in lines))
-        generator.load_state_dict(state["generator"])
-        if ema is not None and "ema" in state:
-            ema.load_state_dict(state["ema"])
-        if is_checkpoint(resumed_at):  # a kill after the checkpoint may have cost these
-            _save_networks(out, resumed_at, generator, ema, image_recipe.latent_dim, only_missing=True)
-            if scorer is not None and resumed_at > 0 and (resumed_at % fid_every == 0 or resumed_at == training.steps):
-                rows = score(resumed_at, history["time"][-1], only_missing=True)
-                if rows:
-                    lines += [json.dumps(row) for row in rows]
-                    write_atomically(out / "metrics.jsonl", "".join(line + "\n" for line in lines))
+    record = _Record(out, image_recipe.latent_dim, training.steps, scorer, generator, ema,
+                     checkpoint_every=checkpoint_every, fid_every=fid_every, fid_at=fid_at)
+    if state is not None:
+        record.resume(state)
     else:
         write_atomically(out / "metrics.jsonl", "")
-    trained = state["history"]["time"][-1] if state is not None and state["history"].get("time") else 0.0
-    marks = [seconds for seconds in fid_at if seconds > trained]  # clock marks still ahead
-
-    def record(step, generator, critic, history):
-        rows = _history_rows(history, written["n"])
-        written["n"] += len(rows)
-        seconds = history["time"][-1] if history.get("time") else 0.0
-        by_clock = scorer is not None and bool(marks) and seconds >= marks[0]
-        while marks and seconds >= marks[0]:
-            marks.pop(0)
-        if is_checkpoint(step) or by_clock:
-            _save_networks(out, step, generator, ema, image_recipe.latent_dim)
-            if scorer is not None and step > 0 and (by_clock or step % fid_every == 0 or step == training.steps):
-                rows += score(step, seconds)
-        if rows:
-            lines.extend(json.dumps(row) for row in rows)
-            write_atomically(out / "metrics.jsonl", "".join(line + "\n" for line in lines))
-
-    try:
-        history = train(
-            generator, critic, real.sample, training, latent_dim=image_recipe.latent_dim, seed=seed, device=device,
-            speed=speed, ema=ema, ema_decay=ema_decay or 0.999, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-            resume=state is not None, stop_after=stop_after, log_every=log_every, callback=record,
-            callback_every=math.gcd(log_every, checkpoint_every), progress=progress,
-        )
-        if written["n"] < len(history["step"]):
-            record(history["step"][-1], generator, critic, history)
-    except RuntimeError as err:  # torch.save straight to a path on a full disk: "unexpected pos ..." (train.py)
-        if "inline_container" not in str(err) and "PytorchStreamWriter" not in str(err):
-            raise
-        full = shutil.disk_usage(out).free < 64 << 20
-        raise OSError(errno.ENOSPC if full else errno.EIO, f"writing failed ({first_line(err)})", str(checkpoint)) from err
-    finally:
-        (out / (checkpoint.name + ".partial")).unlink(missing_ok=True)
+    history = train(
+        generator, critic, real.sample, training, latent_dim=image_recipe.latent_dim, seed=seed, device=device,
+        speed=speed, ema=ema, ema_decay=ema_decay or 0.999, checkpoint=out / "checkpoint.pt",
+        checkpoint_every=checkpoint_every, resume=state is not None, stop_after=stop_after, log_every=log_every,
+        callback=record, callback_every=math.gcd(log_every, checkpoint_every), progress=progress,
+    )
+    if record.written < len(history["step"]):
+        record(history["step"][-1], generator, critic, history)
     return history
+
+
+class _Record:
+    """What a run folder records while it trains (the callback of :func:`wgan_teach.train.train`):
+    ``metrics.jsonl``, rewritten whole and atomically whenever it grows; at each checkpoint (and each
+    clock mark of ``fid_at``) the generator, its moving average and a sample grid; and, where a
+    ``scorer`` is given, the FID of both generators."""
+
+    def __init__(self, out: Path, latent_dim: int, steps: int, scorer, generator, ema, *,
+                 checkpoint_every: int, fid_every: int, fid_at: Sequence[float]):
+        self.out, self.latent_dim, self.steps, self.scorer = out, latent_dim, steps, scorer
+        self.generator, self.ema = generator, ema
+        self.checkpoint_every, self.fid_every, self.marks = checkpoint_every, fid_every, list(fid_at)
+        self.lines: list[str] = []  # metrics.jsonl, one JSON text per row
+        self.written = 0  # history rows already in lines
+
+    def is_checkpoint(self, step: int) -> bool:
+        return step % self.checkpoint_every == 0 or step == self.steps
+
+    def scores_fid(self, step: int) -> bool:
+        return self.scorer is not None and step > 0 and (step % self.fid_every == 0 or step == self.steps)
+
+    def score(self, step: int, seconds: float, only_missing: bool = False) -> list[dict]:
+        """FID rows of the generator and its average at ``step`` (``only_missing``: those not in the metrics yet)."""
+        have = {(row["step"], row.get("ema")) for row in map(json.loads, self.lines)
+                if "fid" in row and "generator" not in row}
+        return [{**self.scorer(net, self.latent_dim), "step": step, "time": seconds, "ema": averaged}
+                for averaged, net in ((False, self.generator), (True, self.ema))
+                if net is not None and not (only_missing and (step, averaged) in have)]
+
+    def append(self, rows: list[dict]) -> None:
+        if rows:
+            self.lines += [json.dumps(row) for row in rows]
+            write_atomically(self.out / "metrics.jsonl", "".join(line + "\n" for line in self.lines))
+
+    def resume(self, state: dict) -> None:
+        """Rebuild the metrics up to the checkpoint's step from its history (keeping the FID rows scored so
+        far), load the generators, and re-create what a kill after the checkpoint may have cost."""
+        step, history = state["step"], state["history"]
+        kept = [row for row in read_metrics(self.out) if "fid" in row and (row["step"] is None or row["step"] <= step)]
+        self.lines = [json.dumps(row) for row in merged_rows(_history_rows(history, 0), kept)]
+        self.written = len(history.get("step", []))
+        write_atomically(self.out / "metrics.jsonl", "".join(line + "\n" for line in self.lines))
+        self.generator.load_state_dict(state["generator"])
+        if self.ema is not None and "ema" in state:
+            self.ema.load_state_dict(state["ema"])
+        if self.is_checkpoint(step):
+            _save_networks(self.out, step, self.generator, self.ema, self.latent_dim, only_missing=True)
+            if self.scores_fid(step):
+                self.append(self.score(step, history["time"][-1], only_missing=True))
+        trained = history["time"][-1] if history.get("time") else 0.0
+        self.marks = [seconds for seconds in self.marks if seconds > trained]  # clock marks still ahead
+
+    def __call__(self, step: int, generator, critic, history: dict) -> None:
+        rows = _history_rows(history, self.written)
+        self.written += len(rows)
+        seconds = history["time"][-1] if history.get("time") else 0.0
+        by_clock = self.scorer is not None and bool(self.marks) and seconds >= self.marks[0]
+        while self.marks and seconds >= self.marks[0]:
+            self.marks.pop(0)
+        if self.is_checkpoint(step) or by_clock:
+            _save_networks(self.out, step, generator, self.ema, self.latent_dim)
+            if by_clock or self.scores_fid(step):
+                rows += self.score(step, seconds)
+        self.append(rows)
 
 
 def _history_rows(history: dict, start: int) -> list[dict]:
