@@ -186,7 +186,7 @@ def test_bad_fid_arguments_are_named():
         inception_network("")  # once looked for the current folder
     with pytest.raises(TypeError, match="network must be the Inception network"):
         inception_features(u8, None)  # once an AttributeError
-    with pytest.raises(ValueError, match="seed must be an integer from 0 to 2\*\*64 - 1"):
+    with pytest.raises(ValueError, match=r"seed must be an integer from 0 to 2\*\*64 - 1"):
         fid(torch.nn.Linear(2, 2), u8, inception=network, seed=2**70)  # once torch's "Overflow when unpacking long long"
     with pytest.raises(TypeError, match="cache must be a folder"):
         reference_statistics(u8, network, key="k", cache=5)
