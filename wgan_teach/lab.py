@@ -47,6 +47,7 @@ import hashlib
 import itertools
 import json
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -93,9 +94,9 @@ class TrainingLab:
     def _repr_html_(self) -> str:
         return self.html()
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # wrapped to the width of a notebook's output
         settings = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
-        return f"<TrainingLab {settings}>"
+        return textwrap.fill(f"<TrainingLab {settings}>", width=88, subsequent_indent="    ")
 
 
 def show(dataset: str = "8gaussians", loss: str = "wgan-gp", *, lam: float | None = None, clip: float | None = None,
