@@ -19,12 +19,8 @@ import torch
 from conftest import ROOT
 from wgan_teach import experiments, lab, toy
 from wgan_teach.nets import critic_mlp, generator_mlp
+from wgan_teach.losses import critic_loss, generator_loss
 from wgan_teach.train import Recipe
-
-try:  # the loss functions moved from train.py to losses.py
-    from wgan_teach.losses import critic_loss, generator_loss
-except ImportError:  # pragma: no cover
-    from wgan_teach.train import critic_loss, generator_loss
 
 RELATIVE = 1e-10
 RECIPES = {  # the four losses of the lab, as the package's recipes

@@ -45,7 +45,7 @@ from .penalties import clip_weights
 from .speed import PLAIN, Speed, fast_step, load_optimizer, make_optimizer, set_lr
 
 __all__ = ["LOSSES", "Recipe", "NonFiniteLoss", "History", "Draw", "draw", "train_step", "make_step", "loop", "train",
-           "train_stacked", "load_checkpoint", "critic_loss", "generator_loss", "ema_update"]
+           "train_stacked", "load_checkpoint"]
 
 OPTIMIZERS = ("adam", "rmsprop")
 CHECKED = ("critic_loss", "generator_loss", "penalty")  # quantities whose non-finite value stops a run
