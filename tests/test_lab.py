@@ -15,6 +15,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from playwright.sync_api import expect
 
 from conftest import ROOT
 from wgan_teach import experiments, lab, toy
@@ -412,3 +413,45 @@ def test_page_without_workers_trains_on_its_own_thread(browser):
     p.locator(".wgan-lab-play").click()
     page.assert_clean()
     p.close()
+
+
+def test_play_pressed_before_the_first_state_arrives_keeps_training(browser):
+    """Play pressed at once (a quick reader, a slow machine): the worker's first state, sent before
+    it heard Play, says "not playing"; the page must not take that for a stop and pause itself."""
+    page = Page(browser, "<!doctype html><html><body>" + COLUMN.format(lab.show(seed=5).html().replace(
+        "});</script>", "}).play();</script>")) + "</body></html>")
+    p = page.page
+    p.wait_for_function("WganLab.instances.length === 1 && WganLab.instances[0].state")
+    p.wait_for_function("WganLab.instances[0].state.step >= 5 && WganLab.instances[0].frames >= 2", timeout=60_000)
+    assert p.locator(".wgan-lab-play").get_attribute("aria-pressed") == "true"
+    p.locator(".wgan-lab-play").click()  # pause
+    p.wait_for_function("!WganLab.instances[0].state.playing", timeout=60_000)
+    page.assert_clean()
+    p.close()
+
+
+def test_a_run_that_reaches_its_last_step_stops_the_play_button(browser):
+    """With the learning rate decayed to 0 at its last step, the run ends: the worker stops, and the
+    page's Play button says so."""
+    page = Page(browser, "<!doctype html><html><body>" + COLUMN.format(lab.show(steps=4).html()) + "</body></html>")
+    p = page.page
+    p.wait_for_function("WganLab.instances.length === 1 && WganLab.instances[0].state")
+    p.locator(".wgan-lab-play").click()
+    p.wait_for_function("WganLab.instances[0].state.finished && !WganLab.instances[0].playing", timeout=60_000)
+    assert p.evaluate("WganLab.instances[0].state.step") == 4
+    expect(p.locator(".wgan-lab-play")).to_have_text("Play")
+    assert "done: lr reached 0" in p.locator(".wgan-lab-readout").inner_text()
+    page.assert_clean()
+    p.close()
+
+
+@pytest.mark.parametrize("chapter", ["05_gradient_penalty.ipynb", "06b_training_lab.ipynb"])
+def test_stored_chapters_inline_the_current_trainer(chapter):
+    """The book's pages show the labs as the chapters stored them: each stored lab must inline the
+    trainer as it is now (re-store the chapter after changing lab.js)."""
+    notebook = json.loads((ROOT / "book" / chapter).read_text())
+    current = lab.lab_js().replace("</", "<\\/")
+    stored = ["".join(output["data"]["text/html"]) for cell in notebook["cells"] for output in cell.get("outputs", [])
+              if "WganLab.mount" in "".join(output.get("data", {}).get("text/html", ""))]
+    assert stored, f"{chapter} stores no lab"
+    assert all(current in html for html in stored), f"{chapter} inlines an older lab.js: re-store it"

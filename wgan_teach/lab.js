@@ -494,6 +494,7 @@
     // -- in a worker: train on messages, post the state about 25 times a second ---------------------
     if (inWorker) {
       var trainer = null, playing = false, timer = null, rate = 0, rateMark = null;
+      var order = 0;  // the number of the last Play or Pause heard, echoed in every state
       var now = function () { return scope.performance ? scope.performance.now() : Date.now(); };
       var evalLatents = null, measured = { t: -Infinity, step: -1, key: "" };
       var quality = function () {  // modes and high-quality share of 2,000 samples, about once a second
@@ -513,7 +514,7 @@
         drawing = true;
         scope.postMessage({
           quality: quality(),
-          type: "state", step: trainer.step, criticSteps: trainer.criticSteps, playing: playing,
+          type: "state", step: trainer.step, criticSteps: trainer.criticSteps, playing: playing, order: order,
           finished: trainer.finished(), rate: rate, lr: trainer.lrAt(trainer.step + 1),
           generator: Float64Array.from(trainer.generator.theta), generatorSizes: trainer.generator.sizes,
           critic: Float64Array.from(trainer.critic.theta), criticSizes: trainer.critic.sizes,
@@ -546,9 +547,9 @@
           else if (msg.cmd === "init") { trainer = new Trainer(msg.cfg); playing = false; rate = 0; rateMark = null; post(); }
           else if (msg.cmd === "set") { trainer.set(msg.cfg); if (msg.reset) { trainer.reset(); rate = 0; playing = false; } post(); }
           else if (msg.cmd === "play") {
-            playing = true; rateMark = null;
+            playing = true; rateMark = null; order = msg.order;
             if (!timer) timer = setTimeout(loop, 0);
-          } else if (msg.cmd === "pause") { playing = false; rate = 0; post(); }
+          } else if (msg.cmd === "pause") { playing = false; rate = 0; order = msg.order; post(); }
           else if (msg.cmd === "step") { playing = false; trainer.advance(); post(); }
           else if (msg.cmd === "run") {  // n steps as fast as possible (benchmarks, tests)
             var t0 = now(), k = 0;
@@ -676,6 +677,7 @@
     for (var key in core.DEFAULTS) this.cfg[key] = core.DEFAULTS[key];
     for (key in options || {}) if (key !== "autoplay") this.cfg[key] = options[key];
     this.frames = 0;
+    this.order = 0;  // Play and Pause presses, numbered: the worker echoes the last it heard
     this.state = null;
     this.history = [];
     this.quality = null;
@@ -832,10 +834,10 @@
     this.playing = true;
     this.playButton.textContent = "Pause";
     this.playButton.setAttribute("aria-pressed", "true");
-    this.send({ cmd: "play" });
+    this.send({ cmd: "play", order: ++this.order });
   };
   Lab.prototype.pause = function () {
-    if (this.playing) this.send({ cmd: "pause" });
+    if (this.playing) this.send({ cmd: "pause", order: ++this.order });
     this.playing = false;
     this.playButton.textContent = "Play";
     this.playButton.setAttribute("aria-pressed", "false");
@@ -857,7 +859,9 @@
     this.state = msg;
     for (var i = 0; i < msg.log.length; i++) this.history.push(msg.log[i]);
     if (this.history.length > 4000) this.history = thin(this.history);
-    if (!msg.playing && this.playing) this.pause();
+    // A state sent before the worker heard the last Play says "not playing" without meaning it:
+    // only a state that answers the last Play, and says it stopped (the run's end), pauses.
+    if (!msg.playing && this.playing && msg.order === this.order) this.pause();
     this.root.setAttribute("data-step", String(msg.step));
     this.request();
   };
