@@ -15,7 +15,7 @@ from wgan_teach.__main__ import main
 from wgan_teach.nets import critic_mlp, generator_mlp
 from wgan_teach.nets import StackedMLP, ema_update
 from wgan_teach.recipes import RECIPES
-from wgan_teach.speed import PLAIN, Speed, fast_step, fastest, make_optimizer
+from wgan_teach.speed import PLAIN, Speed, fast_step, fastest, make_optimizer, set_lr
 from wgan_teach.train import Draw, Recipe, draw, load_checkpoint, train, train_step
 
 EIGHT = functools.partial(toy.sample, "8gaussians")
@@ -159,3 +159,25 @@ def test_graphs_refuse_a_decaying_rmsprop_learning_rate():
     with pytest.raises(ValueError, match="RMSProp needs a constant learning rate"):
         Speed(graphs=True).check(torch.device("cuda"), "rmsprop", lr_changes=True)
     Speed(graphs=True).check(torch.device("cuda"), "rmsprop", lr_changes=False)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_the_graphs_adam_steps_as_the_plain_adam_bit_for_bit(dtype):
+    """Under graphs Adam is fused and capturable and reads a learning rate that set_lr changes in
+    device memory (PyTorch runs that optimiser on a CPU too): with the rate in the parameters'
+    precision, a decaying rate gives the plain Adam's weights bit for bit."""
+    torch.manual_seed(0)
+    plain = [torch.nn.Parameter(torch.randn(5, 3, dtype=dtype)), torch.nn.Parameter(torch.randn(3, dtype=dtype))]
+    graphed = [torch.nn.Parameter(p.detach().clone()) for p in plain]
+    optimizers = [make_optimizer("adam", params, lr=1e-3, betas=(0.0, 0.9), speed=speed, device=torch.device("cpu"))
+                  for params, speed in ((plain, PLAIN), (graphed, Speed(fused_optimizers=True, graphs=True)))]
+    assert isinstance(optimizers[1].param_groups[0]["lr"], torch.Tensor)
+    for t in range(1, 6):
+        gradients = [torch.randn_like(p) for p in plain]
+        for optimizer, params in zip(optimizers, (plain, graphed)):
+            set_lr(optimizer, 1e-3 * (1 - t / 6))
+            for p, g in zip(params, gradients):
+                p.grad = g.clone()
+            optimizer.step()
+    for p, q in zip(plain, graphed):
+        assert torch.equal(p, q)

@@ -116,14 +116,16 @@ def fastest(device: str | torch.device) -> Speed:
 
 def make_optimizer(name: str, parameters, *, lr: float, betas, speed: Speed, device: torch.device):
     """Adam or RMSProp for ``parameters``; fused (Adam) or foreach (RMSProp), and capturable, when
-    ``speed`` asks; under graphs Adam's learning rate is a device tensor, which :func:`set_lr` updates in place."""
+    ``speed`` asks; under graphs Adam's learning rate is a device tensor, which :func:`set_lr` updates
+    in place, in the parameters' precision (a float32 rate would round every float64 update by about 1e-8)."""
+    parameters = list(parameters)
     options = {}
     if speed.fused_optimizers:
         options = {"fused": True} if name == "adam" else {"foreach": True}
     if speed.graphs:
         options["capturable"] = True
         if name == "adam":  # the captured update reads the learning rate from device memory
-            lr = torch.tensor(lr, device=device)
+            lr = torch.tensor(lr, device=device, dtype=parameters[0].dtype if parameters else None)
     if name == "adam":
         return torch.optim.Adam(parameters, lr=lr, betas=betas, **options)
     return torch.optim.RMSprop(parameters, lr=lr, **options)
