@@ -455,3 +455,21 @@ def test_stored_chapters_inline_the_current_trainer(chapter):
               if "WganLab.mount" in "".join(output.get("data", {}).get("text/html", ""))]
     assert stored, f"{chapter} stores no lab"
     assert all(current in html for html in stored), f"{chapter} inlines an older lab.js: re-store it"
+
+
+def test_a_worker_that_fails_to_start_hands_training_to_the_page(browser):
+    """A worker that is made but cannot run (a page's policy refuses its script) reports an error:
+    the lab trains on the page's thread instead, and a Play pressed before that goes on playing."""
+    failing = ("<script>window.Worker = function () { var w = this; w.postMessage = function () {};"
+               " w.terminate = function () {}; setTimeout(function () { w.onerror(new Event('error')); }, 300); };"
+               "</script>")
+    page = Page(browser, "<!doctype html><html><body>" + failing + COLUMN.format(lab.show(seed=7).html().replace(
+        "});</script>", "}).play();</script>")) + "</body></html>")
+    p = page.page
+    p.wait_for_function("WganLab.instances.length === 1 && WganLab.instances[0].inWorker === false", timeout=60_000)
+    p.wait_for_function("WganLab.instances[0].state && WganLab.instances[0].state.step >= 5", timeout=60_000)
+    assert p.locator(".wgan-lab-play").get_attribute("aria-pressed") == "true"
+    p.locator(".wgan-lab-play").click()  # pause
+    p.wait_for_function("!WganLab.instances[0].state.playing", timeout=60_000)
+    page.assert_clean()
+    p.close()
