@@ -415,19 +415,31 @@ def test_page_without_workers_trains_on_its_own_thread(browser):
     p.close()
 
 
-def test_play_pressed_before_the_first_state_arrives_keeps_training(browser):
-    """Play pressed at once (a quick reader, a slow machine): the worker's first state, sent before
-    it heard Play, says "not playing"; the page must not take that for a stop and pause itself."""
-    page = Page(browser, "<!doctype html><html><body>" + COLUMN.format(lab.show(seed=5).html().replace(
-        "});</script>", "}).play();</script>")) + "</body></html>")
+def played_at_once(browser, seed: int, before: str = "") -> Page:
+    """A page whose lab is told to play in the script that mounts it, before any state arrives
+    (``before``: markup ahead of the lab)."""
+    mounted_and_played = lab.show(seed=seed).html().replace("});</script>", "}).play();</script>")
+    return Page(browser, "<!doctype html><html><body>" + before + COLUMN.format(mounted_and_played) + "</body></html>")
+
+
+def assert_trains_then_pauses(page: Page):
+    """The lab trains 5 steps and draws twice with its button still at Pause; pressed, it stops cleanly."""
     p = page.page
-    p.wait_for_function("WganLab.instances.length === 1 && WganLab.instances[0].state")
-    p.wait_for_function("WganLab.instances[0].state.step >= 5 && WganLab.instances[0].frames >= 2", timeout=60_000)
+    p.wait_for_function("WganLab.instances[0].state && WganLab.instances[0].state.step >= 5 "
+                        "&& WganLab.instances[0].frames >= 2", timeout=60_000)
     assert p.locator(".wgan-lab-play").get_attribute("aria-pressed") == "true"
     p.locator(".wgan-lab-play").click()  # pause
     p.wait_for_function("!WganLab.instances[0].state.playing", timeout=60_000)
     page.assert_clean()
     p.close()
+
+
+def test_play_pressed_before_the_first_state_arrives_keeps_training(browser):
+    """Play pressed at once (a quick reader, a slow machine): the worker's first state, sent before
+    it heard Play, says "not playing"; the page must not take that for a stop and pause itself."""
+    page = played_at_once(browser, seed=5)
+    page.page.wait_for_function("WganLab.instances.length === 1 && WganLab.instances[0].inWorker")
+    assert_trains_then_pauses(page)
 
 
 def test_a_run_that_reaches_its_last_step_stops_the_play_button(browser):
@@ -463,13 +475,7 @@ def test_a_worker_that_fails_to_start_hands_training_to_the_page(browser):
     failing = ("<script>window.Worker = function () { var w = this; w.postMessage = function () {};"
                " w.terminate = function () {}; setTimeout(function () { w.onerror(new Event('error')); }, 300); };"
                "</script>")
-    page = Page(browser, "<!doctype html><html><body>" + failing + COLUMN.format(lab.show(seed=7).html().replace(
-        "});</script>", "}).play();</script>")) + "</body></html>")
-    p = page.page
-    p.wait_for_function("WganLab.instances.length === 1 && WganLab.instances[0].inWorker === false", timeout=60_000)
-    p.wait_for_function("WganLab.instances[0].state && WganLab.instances[0].state.step >= 5", timeout=60_000)
-    assert p.locator(".wgan-lab-play").get_attribute("aria-pressed") == "true"
-    p.locator(".wgan-lab-play").click()  # pause
-    p.wait_for_function("!WganLab.instances[0].state.playing", timeout=60_000)
-    page.assert_clean()
-    p.close()
+    page = played_at_once(browser, seed=7, before=failing)
+    page.page.wait_for_function("WganLab.instances.length === 1 && WganLab.instances[0].inWorker === false",
+                                timeout=60_000)
+    assert_trains_then_pauses(page)
