@@ -24,6 +24,9 @@ __all__ = ["REFERENCE_SEED", "FidScorer", "fid_run", "fid_of_real"]
 REFERENCE_SEED = 0  # the reference subset of FID when it uses fewer images than the split has
 
 
+_REAL_IMAGES = "a path to the real images (wgan_teach.data.load_images)"  # what data and reference are
+
+
 class FidScorer:
     """FID (:data:`wgan_teach.fid.PROTOCOL`) of ``n`` images against ``n`` of the ``split`` images of
     ``reference`` (all of them if there are no more than ``n``; otherwise a fixed random subset, seed
@@ -33,7 +36,7 @@ class FidScorer:
 
     def __init__(self, reference, *, split: str = "test", n: int = 10_000, inception=None, device: str = "cpu",
                  cache: Path | None = None, batch: int = 200, progress: bool = False):
-        checked_path(reference, "reference", what="a path to the real images (wgan_teach.data.load_images)")
+        checked_path(reference, "reference", what=_REAL_IMAGES)
         self.network = fid_module.inception_network(inception, device=device)
         images, _, _ = load_images(reference, split=split)
         total = len(images)
@@ -85,8 +88,8 @@ def fid_of_real(data: str | Path, reference: str | Path, *, split: str = "test",
     """FID of ``n`` real training images of ``data`` (drawn without replacement, seeded) against the
     ``split`` images of ``reference``: what a generator that samples the training set perfectly
     would score under the protocol — the floor set by the estimator's bias at this sample size."""
-    checked_path(data, "data", what="a path to the real images (wgan_teach.data.load_images)")
-    checked_path(reference, "reference", what="a path to the real images (wgan_teach.data.load_images)")
+    checked_path(data, "data", what=_REAL_IMAGES)
+    checked_path(reference, "reference", what=_REAL_IMAGES)
     images, _, _ = load_images(data, split="train")
     if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= len(images):
         raise ValueError(f"n must be an integer in [2, {len(images)}] (the training images of {data}), got {n!r}")

@@ -182,7 +182,7 @@ def _train_in(out, image_recipe, training, config, state, real, scorer, *, seed,
     if state is not None:
         record.resume(state)
     else:
-        write_atomically(out / "metrics.jsonl", "")
+        record.write()  # an empty metrics.jsonl: a new run
     history = train(
         generator, critic, real.sample, training, latent_dim=image_recipe.latent_dim, seed=seed, device=device,
         speed=speed, ema=ema, ema_decay=ema_decay or 0.999, checkpoint=out / "checkpoint.pt",
@@ -225,7 +225,11 @@ class _Record:
     def append(self, rows: list[dict]) -> None:
         if rows:
             self.lines += [json.dumps(row) for row in rows]
-            write_atomically(self.out / "metrics.jsonl", "".join(line + "\n" for line in self.lines))
+            self.write()
+
+    def write(self) -> None:
+        """``metrics.jsonl`` as the lines say, replaced atomically."""
+        write_atomically(self.out / "metrics.jsonl", "".join(line + "\n" for line in self.lines))
 
     def resume(self, state: dict) -> None:
         """Rebuild the metrics up to the checkpoint's step from its history (keeping the FID rows scored so
@@ -234,7 +238,7 @@ class _Record:
         kept = [row for row in read_metrics(self.out) if "fid" in row and (row["step"] is None or row["step"] <= step)]
         self.lines = [json.dumps(row) for row in merged_rows(_history_rows(history, 0), kept)]
         self.written = len(history.get("step", []))
-        write_atomically(self.out / "metrics.jsonl", "".join(line + "\n" for line in self.lines))
+        self.write()
         self.generator.load_state_dict(state["generator"])
         if self.ema is not None and "ema" in state:
             self.ema.load_state_dict(state["ema"])
